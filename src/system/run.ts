@@ -1,0 +1,161 @@
+/**
+ * The only place that starts subprocesses. Everything else takes a `Runner`, so unit tests
+ * pass a fake that replays recorded tool output and records the commands issued.
+ *
+ * Every call has a timeout (a hung tool is killed), runs with `LC_ALL=C`, and a non-zero exit
+ * (outside `okCodes`) throws a `ToolError` carrying the command line, exit code and stderr.
+ */
+import { CommandExecutionError } from "../api/errors.ts";
+import { log } from "../log.ts";
+
+export interface RunOptions {
+  /** Bytes or text fed to stdin. */
+  input?: Uint8Array | string;
+  /** Kill the tool after this long (default 5 minutes). */
+  timeoutMs?: number;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Exit codes that count as success (default `[0]`). */
+  okCodes?: readonly number[];
+  /** Abort the tool (e.g. agent shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A process whose stdin the caller streams into (image writes). */
+export interface PipedProcess {
+  readonly stdin: WritableStream<Uint8Array>;
+  /** Settles when the process exits; rejects like `run` on failure or timeout. */
+  readonly done: Promise<RunResult>;
+  /** Kills the process. */
+  kill(): void;
+}
+
+export interface Runner {
+  run(cmd: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  pipe(cmd: string, args: readonly string[], options?: RunOptions): PipedProcess;
+}
+
+export const DEFAULT_TIMEOUT_MS = 5 * 60 * 1000;
+
+/** A tool exited with a code outside `okCodes`, timed out, or could not start. */
+export class ToolError extends CommandExecutionError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  readonly stdout: string;
+
+  constructor(
+    init: { command: string; exitCode: number | null; stderr: string; stdout?: string },
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`Command "${init.command}" ${reason}`, options);
+    this.command = init.command;
+    this.exitCode = init.exitCode;
+    this.stderr = init.stderr;
+    this.stdout = init.stdout ?? "";
+  }
+}
+
+/** Renders a command line for logs and errors (arguments with spaces quoted). */
+export function commandLine(cmd: string, args: readonly string[]): string {
+  return [cmd, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(" ");
+}
+
+function failure(
+  line: string,
+  code: number | null,
+  stdout: string,
+  stderr: string,
+  timedOut: boolean,
+  timeoutMs: number,
+): ToolError {
+  const reason = timedOut
+    ? `timed out after ${timeoutMs / 1000} s and was killed`
+    : `exited with code ${code}${stderr.trim() ? `: ${stderr.trim().slice(0, 2000)}` : ""}`;
+  return new ToolError({ command: line, exitCode: code, stderr, stdout }, reason);
+}
+
+function spawn(cmd: string, args: readonly string[], options: RunOptions, stdin: "piped" | "null") {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const line = commandLine(cmd, args);
+  log.debug("running tool", { command: line });
+  try {
+    const child = new Deno.Command(cmd, {
+      args: [...args],
+      env: { LC_ALL: "C", LANG: "C", ...options.env },
+      stdin,
+      stdout: "piped",
+      stderr: "piped",
+      signal,
+    }).spawn();
+    return { child, line, timeout, timeoutMs };
+  } catch (err) {
+    throw new ToolError({ command: line, exitCode: null, stderr: "" }, `could not start: ${err}`, {
+      cause: err,
+    });
+  }
+}
+
+async function finish(
+  child: Deno.ChildProcess,
+  line: string,
+  timeout: AbortSignal,
+  timeoutMs: number,
+  okCodes: readonly number[],
+): Promise<RunResult> {
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  const stdout = decoder.decode(out.stdout);
+  const stderr = decoder.decode(out.stderr);
+  if (!okCodes.includes(out.code) || out.signal !== null) {
+    throw failure(line, out.code, stdout, stderr, timeout.aborted, timeoutMs);
+  }
+  return { code: out.code, stdout, stderr };
+}
+
+/** The real runner, backed by `Deno.Command`. */
+export const systemRunner: Runner = {
+  async run(cmd, args, options = {}) {
+    const input = options.input;
+    const { child, line, timeout, timeoutMs } = spawn(
+      cmd,
+      args,
+      options,
+      input === undefined ? "null" : "piped",
+    );
+    if (input !== undefined) {
+      const writer = child.stdin.getWriter();
+      try {
+        await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+        await writer.close();
+      } catch {
+        // The tool exited without reading all of stdin; its exit status tells what happened.
+      }
+    }
+    return await finish(child, line, timeout, timeoutMs, options.okCodes ?? [0]);
+  },
+
+  pipe(cmd, args, options = {}) {
+    const { child, line, timeout, timeoutMs } = spawn(cmd, args, options, "piped");
+    return {
+      stdin: child.stdin,
+      done: finish(child, line, timeout, timeoutMs, options.okCodes ?? [0]),
+      kill() {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already exited.
+        }
+      },
+    };
+  },
+};
