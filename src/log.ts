@@ -9,6 +9,9 @@ export type Fields = Record<string, unknown>;
 
 const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const secrets = new Set<string>();
+/** The last lines logged, for `log.collect_system_logs` (already redacted). */
+const RECENT_MAX = 5000;
+const recent: string[] = [];
 let minLevel: Level = "info";
 let sink: (line: string) => void = (line) => {
   Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
@@ -30,6 +33,11 @@ export function setSink(next: (line: string) => void): () => void {
   return () => {
     sink = previous;
   };
+}
+
+/** The agent's recent log lines, oldest first. */
+export function recentLines(): readonly string[] {
+  return recent;
 }
 
 /** Masks registered secrets and any `agent_token=` query value. */
@@ -77,7 +85,10 @@ export class Logger {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${formatValue(v)}`);
     const line = [new Date().toISOString(), level.toUpperCase(), message, ...parts].join(" ");
-    sink(redact(line));
+    const safe = redact(line);
+    recent.push(safe);
+    if (recent.length > RECENT_MAX) recent.splice(0, recent.length - RECENT_MAX);
+    sink(safe);
   }
 }
 

@@ -65,6 +65,18 @@ export class NotFound extends AgentError {
 export class RequestedObjectNotFoundError extends NotFound {
   override readonly type: string = "RequestedObjectNotFoundError";
 }
+/** Framework-style 400 (body is not `{name, params}`), as IPA's web framework words it. */
+export class BadRequestError extends AgentError {
+  override readonly type: string = "BadRequest";
+  override readonly code: number = 400;
+  override readonly title: string = "400 Bad Request";
+}
+/** Framework-style 404 for an unknown path. */
+export class RouteNotFoundError extends AgentError {
+  override readonly type: string = "RouteNotFound";
+  override readonly code: number = 404;
+  override readonly title: string = "404 Not Found";
+}
 export class UnauthorizedError extends AgentError {
   override readonly type: string = "Unauthorized";
   override readonly code: number = 401;

@@ -119,6 +119,21 @@ export interface Dispatcher {
   ): Promise<Map<string, Awaited<ReturnType<Capabilities[K]>>>>;
 }
 
+/** Writes images for `standby.prepare_image` and the `write_image` step (spec 08 §2). */
+export interface ImageDeployer {
+  /** Writes the image; returns the message `image (<id>) written to device ...`. */
+  prepareImage(request: {
+    node: Node | null;
+    imageInfo: unknown;
+    configdrive: unknown;
+    log: Logger;
+    signal: AbortSignal;
+    progress(report: Record<string, unknown>): void;
+  }): Promise<string>;
+  /** Throws `InvalidCommandParamsError` when `imageInfo` cannot be deployed (400 before start). */
+  validate(imageInfo: unknown, configdrive: unknown): void;
+}
+
 /** What a manager factory receives. */
 export interface ManagerContext {
   readonly runner: Runner;
@@ -126,6 +141,8 @@ export interface ManagerContext {
   readonly config: Readonly<Config>;
   /** Dispatch to all loaded managers (valid once loading has finished). */
   readonly managers: Dispatcher;
+  /** The agent's image writer (shared with `standby.prepare_image`). */
+  readonly images: ImageDeployer;
 }
 
 export type ManagerFactory = (ctx: ManagerContext) => HardwareManager | Promise<HardwareManager>;

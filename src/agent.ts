@@ -1,0 +1,329 @@
+/**
+ * The agent's run sequence (spec 01 §1): load hardware managers, wait for networking, look the
+ * node up, choose the advertise address, serve the API and heartbeat until told to stop.
+ * `--standalone` skips everything that talks to Ironic.
+ */
+import { createHandler } from "./api/handler.ts";
+import { serveApi, type ServedApi } from "./api/server.ts";
+import { TokenGuard } from "./api/token_guard.ts";
+import { CommandExecutor } from "./commands/executor.ts";
+import { imageCommands } from "./commands/image.ts";
+import { miscCommands } from "./commands/misc.ts";
+import { CommandRegistry } from "./commands/registry.ts";
+import { standbyCommands } from "./commands/standby.ts";
+import { stepCommands } from "./commands/steps.ts";
+import type { Config } from "./config.ts";
+import { createImageDeployer } from "./deploy/image_deployer.ts";
+import { HardwareManagers } from "./hardware/dispatch.ts";
+import { loadManagers } from "./hardware/loader.ts";
+import type { Node } from "./hardware/manager.ts";
+import {
+  findAdvertiseHost,
+  formatCallbackUrl,
+  Heartbeater,
+  IronicClient,
+  lookupNode,
+  type LookupResult,
+} from "./ironic/mod.ts";
+import { addSecret, type Logger } from "./log.ts";
+import { createHostControl } from "./system/host.ts";
+import type { Runner } from "./system/run.ts";
+import { pathExists } from "./system/sysfs.ts";
+import { AGENT_VERSION } from "./version.ts";
+
+export interface AgentOptions {
+  config: Config;
+  runner: Runner;
+  log: Logger;
+  /** Aborted on SIGTERM/SIGINT. */
+  signal: AbortSignal;
+}
+
+/** How long to wait for a NIC with a MAC address (spec 01 §1 step 5). */
+const NETWORK_WAIT_MS = 60_000;
+const NETWORK_POLL_MS = 5_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** Resolves only when `signal` aborts. */
+function idle(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
+/** Lookup config keys that override agent options when not null (spec 01 §4). */
+function applyLookupConfig(config: Config, lookup: LookupResult, log: Logger): void {
+  const c = lookup.config as Record<string, unknown>;
+  if (typeof c.disable_deep_image_inspection === "boolean") {
+    config.disableDeepImageInspection = c.disable_deep_image_inspection;
+  }
+  if (Array.isArray(c.permitted_image_formats)) {
+    config.permittedImageFormats = c.permitted_image_formats.map(String);
+  }
+  if (c.enable_bios_bootloader_install === true) config.enableBiosBootloaderInstall = true;
+  if (typeof c.agent_md5_checksum_enable === "boolean") {
+    config.md5Enabled = c.agent_md5_checksum_enable;
+  }
+  log.info("applied lookup configuration", {
+    heartbeat_timeout: lookup.heartbeatTimeout,
+    permitted_image_formats: config.permittedImageFormats,
+    md5_enabled: config.md5Enabled,
+  });
+}
+
+export class Agent {
+  readonly #config: Config;
+  readonly #runner: Runner;
+  readonly #log: Logger;
+  readonly #signal: AbortSignal;
+  readonly #stop = new AbortController();
+  readonly #managers = new HardwareManagers();
+  readonly #tokens: TokenGuard;
+  #startedAt: number | null = null;
+  #node: Node | null = null;
+  #heartbeater: Heartbeater | null = null;
+  #lockdown = false;
+
+  constructor(options: AgentOptions) {
+    this.#config = options.config;
+    this.#runner = options.runner;
+    this.#log = options.log;
+    this.#signal = AbortSignal.any([options.signal, this.#stop.signal]);
+    this.#tokens = new TokenGuard(options.config.agentToken);
+  }
+
+  /** Runs until the agent is told to stop; rejects on fatal errors (lookup timed out). */
+  async run(): Promise<void> {
+    const config = this.#config;
+    const log = this.#log;
+    this.#startedAt = Date.now() / 1000;
+    log.info("agent starting", {
+      version: AGENT_VERSION,
+      standalone: config.standalone,
+      protect_host: config.protectHost,
+      only_block_devices: config.onlyBlockDevices,
+    });
+    const host = createHostControl({
+      runner: this.#runner,
+      log,
+      protectHost: config.protectHost,
+    });
+    const images = createImageDeployer({
+      runner: this.#runner,
+      config,
+      managers: this.#managers,
+    });
+    const managers = await loadManagers({
+      sources: config.hardwareManagers,
+      context: { runner: this.#runner, log, config, managers: this.#managers, images },
+    });
+    await this.#managers.load(managers, log);
+    if (config.hardwareInitializationDelay > 0) {
+      await sleep(config.hardwareInitializationDelay * 1000, this.#signal);
+    }
+
+    const registry = new CommandRegistry([
+      ...stepCommands("clean", { managers: this.#managers, nodes: this }),
+      ...stepCommands("deploy", { managers: this.#managers, nodes: this }),
+      ...stepCommands("service", { managers: this.#managers, nodes: this }),
+      ...standbyCommands({ managers: this.#managers, images, host, node: () => this.#node }),
+      ...imageCommands({
+        bootedUefi: () => pathExists(this.#runner, "/sys/firmware/efi"),
+        ignoreBootloaderFailure: config.ignoreBootloaderFailure,
+        enableBiosBootloaderInstall: () => config.enableBiosBootloaderInstall,
+      }),
+      ...miscCommands({
+        managers: this.#managers,
+        runner: this.#runner,
+        standalone: config.standalone,
+        setNode: (node) => this.update(node),
+        requestStop: ({ lockdown }) => this.#requestStop(lockdown),
+      }),
+    ]);
+    const executor = new CommandExecutor({
+      registry,
+      log,
+      signal: this.#signal,
+      onAsyncDone: () => this.#heartbeater?.forceHeartbeat(),
+    });
+    const handler = createHandler({
+      executor,
+      tokens: this.#tokens,
+      status: () => ({ started_at: this.#startedAt, version: AGENT_VERSION }),
+      log,
+    });
+
+    if (config.standalone) {
+      if (!this.#tokens.token) {
+        const token = crypto.randomUUID().replaceAll("-", "") + crypto.randomUUID().slice(0, 11);
+        this.#tokens.setToken(token);
+        // Printed once on stdout so an operator can call the command routes; never logged.
+        addSecret(token);
+        Deno.stdout.writeSync(new TextEncoder().encode(`agent token: ${token}\n`));
+      }
+      const api = this.#serve(handler);
+      await this.#untilStopped(api);
+      return;
+    }
+
+    const macs = await this.#waitForNetwork();
+    if (config.apiUrl.length === 0) {
+      log.error("no Ironic API URL configured (ipa-api-url); serving the API without Ironic");
+      await this.#untilStopped(this.#serve(handler));
+      return;
+    }
+    const client = new IronicClient({
+      apiUrls: config.apiUrl,
+      httpRequestTimeout: config.httpRequestTimeout,
+      globalRequestId: config.globalRequestId,
+      ironicApiVersion: config.ironicApiVersion,
+      insecure: config.insecure,
+      cafile: config.cafile,
+      certfile: config.certfile,
+      keyfile: config.keyfile,
+      logger: log,
+    });
+    const lookup = await this.#lookup(client, macs);
+    if (!lookup) return;
+    const advertiseHost = await findAdvertiseHost({
+      config,
+      runner: this.#runner,
+      isReachable: (url) => client.probe(url),
+      signal: this.#signal,
+      logger: log,
+    });
+    const callbackUrl = formatCallbackUrl({
+      protocol: config.advertiseProtocol,
+      host: advertiseHost,
+      port: config.advertisePort,
+    });
+    const api = this.#serve(handler);
+    this.#startHeartbeat(client, lookup, callbackUrl, macs);
+    await this.#untilStopped(api);
+  }
+
+  /** NodeCache: caches `node`, waiting for disks when it is a different node (spec 04 §9). */
+  async update(node: Node): Promise<void> {
+    const changed = this.#node?.uuid !== node.uuid;
+    this.#node = node;
+    if (changed) await this.#managers.dispatch("waitForDisks", node);
+  }
+
+  /** Looks the node up; null when the agent must stop serving (masked token, none known). */
+  async #lookup(client: IronicClient, macs: string[]): Promise<LookupResult | null> {
+    const lookup = await lookupNode(client, {
+      addresses: macs,
+      timeout: this.#config.lookupTimeout,
+      interval: this.#config.lookupInterval,
+      knownToken: this.#tokens.token,
+      signal: this.#signal,
+      logger: this.#log,
+    });
+    if (lookup.tokenUnavailable) {
+      this.#log.error(
+        "Ironic masked the agent token and none is known; locking down (spec 01 §5)",
+      );
+      await this.#lockdownNetwork();
+      await idle(this.#signal);
+      return null;
+    }
+    this.#tokens.setToken(lookup.token);
+    applyLookupConfig(this.#config, lookup, this.#log);
+    await this.update(lookup.node as Node);
+    return lookup;
+  }
+
+  #startHeartbeat(
+    client: IronicClient,
+    lookup: LookupResult,
+    callbackUrl: string,
+    macs: string[],
+  ): void {
+    const heartbeater = new Heartbeater({
+      client,
+      nodeUuid: lookup.node.uuid,
+      callbackUrl,
+      heartbeatTimeout: lookup.heartbeatTimeout,
+      agentVersion: AGENT_VERSION,
+      token: () => this.#tokens.token,
+      signal: this.#signal,
+      logger: this.#log,
+      onTokenRejected: () => {
+        // Ironic no longer knows our token (e.g. the node was powered off and on without this
+        // process restarting): look up again, then heartbeat with what lookup gives.
+        if (this.#heartbeater !== heartbeater) return;
+        this.#heartbeater = null;
+        void heartbeater.stop().then(async () => {
+          const again = await this.#lookup(client, macs);
+          if (again) this.#startHeartbeat(client, again, callbackUrl, macs);
+        }).catch((err) => {
+          this.#log.error("lookup after token rejection failed; exiting", { error: err });
+          this.#stop.abort(err);
+        });
+      },
+    });
+    this.#heartbeater = heartbeater;
+    void heartbeater.start();
+  }
+
+  /** MACs of the interfaces, waiting up to 60 s for one to appear (spec 01 §1 step 5). */
+  async #waitForNetwork(): Promise<string[]> {
+    const deadline = Date.now() + NETWORK_WAIT_MS;
+    while (true) {
+      const nics = await this.#managers.dispatch("listNetworkInterfaces");
+      const macs = nics.map((n) => n.mac_address).filter(Boolean);
+      if (macs.length > 0 || Date.now() >= deadline || this.#signal.aborted) {
+        if (macs.length === 0) this.#log.warn("no network interface with a MAC address found");
+        return macs;
+      }
+      await sleep(NETWORK_POLL_MS, this.#signal);
+    }
+  }
+
+  #serve(handler: ReturnType<typeof createHandler>): ServedApi {
+    return serveApi({
+      hostname: this.#config.listenHost,
+      port: this.#config.listenPort,
+      handler,
+      log: this.#log,
+      signal: this.#signal,
+    });
+  }
+
+  #requestStop(lockdown: boolean): void {
+    this.#lockdown ||= lockdown;
+    // Let the answer to the current request leave before the listener closes.
+    setTimeout(() => this.#stop.abort("stop requested"), 200);
+  }
+
+  async #untilStopped(api: ServedApi): Promise<void> {
+    await api.finished;
+    await this.#heartbeater?.stop();
+    if (this.#lockdown) {
+      await this.#lockdownNetwork();
+      this.#log.warn("locked down: idling until the machine is powered off");
+      // Return only on SIGTERM: the init system must not restart a locked-down agent.
+      await idle(this.#signal);
+    }
+  }
+
+  /** `ip link set <if> down` for every interface (logged only under --protect-host). */
+  async #lockdownNetwork(): Promise<void> {
+    const nics = await this.#managers.dispatch("listNetworkInterfaces").catch(() => []);
+    for (const nic of nics) {
+      if (this.#config.protectHost) {
+        this.#log.warn(`protect-host: would run "ip link set ${nic.name} down"`);
+        continue;
+      }
+      await this.#runner.run("ip", ["link", "set", nic.name, "down"], { timeoutMs: 10_000 })
+        .catch((err) => this.#log.error("could not bring interface down", { error: err }));
+    }
+  }
+}

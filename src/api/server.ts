@@ -1,0 +1,36 @@
+/** Listening: thin wiring around the handler value (`Deno.serve`). */
+import type { Logger } from "../log.ts";
+import type { Handler } from "./handler.ts";
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  handler: Handler;
+  log: Logger;
+  /** Closing the listener when aborted. */
+  signal: AbortSignal;
+}
+
+export interface ServedApi {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** Settles once the server has shut down. */
+  readonly finished: Promise<void>;
+}
+
+export function serveApi(options: ServeOptions): ServedApi {
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    signal: options.signal,
+    onListen: ({ hostname, port }) => options.log.info("agent API listening", { hostname, port }),
+    onError: (err) => {
+      options.log.error("unhandled error in the API server", { error: String(err) });
+      return new Response(
+        JSON.stringify({ faultcode: "Server", faultstring: "Internal server error" }),
+        { status: 500, headers: { "content-type": "application/json" } },
+      );
+    },
+  }, (req, info) => options.handler(req, { remoteAddr: info.remoteAddr }));
+  return { port: server.addr.port, finished: server.finished };
+}
