@@ -13,7 +13,9 @@ function usage(): string {
   const lines = describeOptions().map((o) =>
     `  ${o.flag.padEnd(44)} ${o.description}${o.kernel ? ` [${o.kernel}]` : ""}`
   );
-  return `Usage: main.ts [options]\n\nOptions (kernel parameter in brackets):\n${lines.join("\n")}\n`;
+  return `Usage: main.ts [options]\n\nOptions (kernel parameter in brackets):\n${
+    lines.join("\n")
+  }\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {

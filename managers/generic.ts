@@ -14,13 +14,7 @@ import type {
   StepDefinition,
 } from "../src/hardware/manager.ts";
 import { SupportLevel } from "../src/hardware/manager.ts";
-import {
-  getRootDeviceHints,
-  InvalidRootDeviceHintError,
-  parseRootDeviceHints,
-  selectRootDevice,
-} from "../src/hints/root_device.ts";
-import { applySkipList, getSkipList } from "../src/hints/skip_list.ts";
+import { findOsInstallDevice } from "../src/hints/install_device.ts";
 import { listBlockDevices } from "../src/inventory/block_devices.ts";
 import { collectHardwareInfo } from "../src/inventory/hardware_info.ts";
 import { listNetworkInterfaces } from "../src/inventory/network.ts";
@@ -29,20 +23,12 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
   const { runner, log, config, managers } = ctx;
 
   async function getOsInstallDevice(node: Node | null): Promise<string> {
-    let hints;
-    try {
-      hints = parseRootDeviceHints(getRootDeviceHints(node));
-    } catch (err) {
-      if (err instanceof InvalidRootDeviceHintError) {
-        throw new DeviceNotFound(err.message, { cause: err });
-      }
-      throw err;
-    }
-    const devices = applySkipList(
-      await managers.dispatch("listBlockDevices", { includePartitions: false }),
-      getSkipList(node),
-    );
-    return selectRootDevice(devices, hints, log).name;
+    const device = await findOsInstallDevice(runner, {
+      log,
+      node,
+      onlyBlockDevices: config.onlyBlockDevices,
+    });
+    return device.name;
   }
 
   const steps: StepDefinition[] = [
@@ -106,6 +92,7 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           node,
           onlyBlockDevices: config.onlyBlockDevices,
           guardSpecialFilesystems: config.guardSpecialFilesystems,
+          fence: config,
         }),
       async fullSync() {
         await runner.run("sync", [], { timeoutMs: 120_000 });

@@ -53,9 +53,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** 32 random bytes, URL-safe base64 without padding: the shape of an Ironic token. */
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
 /** Resolves only when `signal` aborts. */
 function idle(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
 }
 
 /** Lookup config keys that override agent options when not null (spec 01 §4). */
@@ -162,7 +171,7 @@ export class Agent {
 
     if (config.standalone) {
       if (!this.#tokens.token) {
-        const token = crypto.randomUUID().replaceAll("-", "") + crypto.randomUUID().slice(0, 11);
+        const token = randomToken();
         this.#tokens.setToken(token);
         // Printed once on stdout so an operator can call the command routes; never logged.
         addSecret(token);

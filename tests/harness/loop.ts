@@ -76,3 +76,11 @@ export async function readBacking(disk: LoopDevice, offset: number, length: numb
   }
   return buf.subarray(0, got);
 }
+
+/** Writes `bytes` at `offset` of a loop device's backing file (without truncating it). */
+export async function writeBacking(disk: LoopDevice, offset: number, bytes: Uint8Array) {
+  using file = await Deno.open(disk.file, { write: true });
+  await file.seek(offset, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < bytes.length) done += await file.write(bytes.subarray(done));
+}

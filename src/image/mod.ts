@@ -1,0 +1,35 @@
+/**
+ * Image deployment (spec 08): what `standby.prepare_image` uses from this folder.
+ *
+ * Tools run through the Runner: `dd` (device write), `od` (disk identifier), `parted`,
+ * `partprobe`, `udevadm`, `sgdisk` (partition table).
+ */
+export {
+  CHECKSUM_UNAVAILABLE_MESSAGE,
+  type ImageInfo,
+  sanitizeImageId,
+  validateImageInfo,
+  type ValidateImageInfoOptions,
+} from "./image_info.ts";
+export {
+  type ExpectedChecksum,
+  type HashAlgorithm,
+  resolveChecksum,
+  UnusableChecksumError,
+} from "./checksum.ts";
+export type { ServerAuthOptions, TlsOptions } from "./http_client.ts";
+export type { Progress } from "./progress.ts";
+export {
+  type ImageDownloadSettings,
+  type StreamImageOptions,
+  type StreamImageResult,
+  streamImageToDevice,
+} from "./write_raw.ts";
+export { readDiskIdentifier } from "./disk_identifier.ts";
+export {
+  fixGpt,
+  type PartitionTable,
+  readPartitionTable,
+  rescanDevice,
+  validatePartitioning,
+} from "./partition_table.ts";

@@ -1,0 +1,250 @@
+/**
+ * Streaming a raw image straight onto a block device (spec 08 §2 "stream download into
+ * target", §4, §5): HTTP body → hash → `dd` on the device, with the outer retry loop restarting
+ * the write from the start of the device.
+ *
+ * Deno will not open anything under /dev without `--allow-all`, so the device is written by
+ * `dd` started through the Runner; the body is streamed into its stdin. `oflag=direct` keeps the
+ * image out of the page cache (the ramdisk's RAM), `iflag=fullblock` keeps direct writes aligned
+ * (GNU dd drops O_DIRECT for a short final block), and `conv=fsync` makes dd flush the device
+ * before it exits, so success is only reported once the data is on the device.
+ *
+ * Never reports success for a partial write: a download error, a checksum mismatch or a `dd`
+ * failure is an error, whatever `dd` already wrote.
+ */
+import { ImageChecksumError, ImageWriteError } from "../api/errors.ts";
+import type { Logger } from "../log.ts";
+import { type Runner, ToolError } from "../system/run.ts";
+import { withAttempts } from "./attempts.ts";
+import {
+  digestsMatch,
+  type ExpectedChecksum,
+  type HashAlgorithm,
+  resolveChecksum,
+} from "./checksum.ts";
+import { DigestingWriter, OutputWriteError } from "./digesting_writer.ts";
+import { type DownloadOptions, fetchText, openImage } from "./download.ts";
+import {
+  createImageHttp,
+  type ImageHttp,
+  type ServerAuthOptions,
+  type TlsOptions,
+} from "./http_client.ts";
+import type { ImageInfo } from "./image_info.ts";
+import { describe, type Progress, ProgressMeter } from "./progress.ts";
+import { abortableSleep, type Sleep } from "./sleep.ts";
+
+export interface ImageDownloadSettings {
+  /** `image_download_connection_timeout`, in ms: connect timeout and longest stalled read. */
+  connectionTimeoutMs: number;
+  /** `image_download_connection_retries`: per-URL retries and extra whole attempts. */
+  retries: number;
+  /** `image_download_connection_retry_interval`, in ms. */
+  retryIntervalMs: number;
+  /** `md5_enabled`: whether a 32-character digest may be checked as MD5. */
+  md5Enabled: boolean;
+  /** `image_download_max_duration`, in ms; 0 or absent = no limit. */
+  maxDurationMs?: number;
+  /** Outbound TLS (`cafile`, `certfile`/`keyfile` contents). */
+  tls?: TlsOptions;
+  /** The agent's own `image_server_auth_strategy` and credentials. */
+  serverAuth?: ServerAuthOptions;
+  /** Kill `dd` after this long (default 24 h); a stalled download is caught earlier. */
+  writeTimeoutMs?: number;
+  /** Injected for tests. */
+  sleep?: Sleep;
+}
+
+export interface StreamImageOptions {
+  imageInfo: ImageInfo;
+  /** Absolute path of the block device (or partition) to write. */
+  device: string;
+  runner: Runner;
+  log: Logger;
+  options: ImageDownloadSettings;
+  signal?: AbortSignal;
+  /** Progress, at most once a second while data flows, and once when the write is done. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface StreamImageResult {
+  bytesWritten: number;
+  algorithm: HashAlgorithm;
+  /** The verified hex digest of the image. */
+  digest: string;
+  /** Duration of the successful attempt. */
+  seconds: number;
+  /** The URL the image came from. */
+  url: string;
+  /** How many whole attempts it took. */
+  attempts: number;
+}
+
+/** `dd` arguments for a streamed device write. */
+export function ddArguments(device: string): string[] {
+  return [`of=${device}`, "bs=1M", "iflag=fullblock", "oflag=direct", "conv=fsync", "status=none"];
+}
+
+/** IPA's `ImageWriteError` wording. */
+function writeError(device: string, failure: unknown): ImageWriteError {
+  if (failure instanceof ToolError) {
+    return new ImageWriteError(
+      `Writing image to device ${device} failed with exit code ${failure.exitCode}. ` +
+        `stdout: ${failure.stdout.trim()}. stderr: ${failure.stderr.trim()}`,
+      { cause: failure },
+    );
+  }
+  const reason = failure instanceof Error ? failure.message : String(failure);
+  return new ImageWriteError(`Writing image to device ${device} failed: ${reason}`, {
+    cause: failure,
+  });
+}
+
+function checksumError(
+  info: ImageInfo,
+  device: string,
+  expected: ExpectedChecksum,
+  actual: string,
+): ImageChecksumError {
+  return new ImageChecksumError(
+    `Image failed to verify against checksum. location: ${device}; image ID: ${info.id}; ` +
+      `image checksum: ${expected.value}; verification checksum: ${actual}; ` +
+      `algorithm: ${expected.algorithm}; expected value from: ${expected.source}`,
+  );
+}
+
+interface AttemptContext {
+  stream: StreamImageOptions;
+  http: ImageHttp;
+  download: DownloadOptions;
+}
+
+/** Waits for dd's exit (`null` = success), killing it if it does not exit within `graceMs`. */
+async function ddOutcome(
+  outcome: Promise<unknown>,
+  kill: () => void,
+  graceMs: number,
+): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), graceMs);
+  });
+  const first = await Promise.race([outcome, grace]);
+  clearTimeout(timer);
+  if (first !== "late") return first;
+  kill();
+  return await outcome;
+}
+
+/** One whole attempt: checksum, download, write, verify. */
+async function attemptWrite(context: AttemptContext, attempt: number): Promise<StreamImageResult> {
+  const { stream, http, download } = context;
+  const { imageInfo: info, device, log } = stream;
+  const settings = stream.options;
+  const expected = await resolveChecksum(info, {
+    md5Enabled: settings.md5Enabled,
+    log,
+    fetchText: (url) => fetchText(http, url, download),
+  });
+  await using image = await openImage(http, info.urls, { ...download, imageId: info.id });
+  log.info("Streaming image to device", {
+    image: info.id,
+    device,
+    url: image.url,
+    bytes: image.total ?? undefined,
+    algorithm: expected.algorithm,
+    attempt,
+  });
+  const meter = new ProgressMeter({ total: image.total, log, onProgress: stream.onProgress });
+  const dd = stream.runner.pipe("dd", ddArguments(device), {
+    timeoutMs: settings.writeTimeoutMs ?? 24 * 60 * 60 * 1000,
+    signal: stream.signal,
+  });
+  // Settles with null on success or the ToolError; never rejects, so no failure goes unobserved.
+  const outcome: Promise<unknown> = dd.done.then(() => null, (err) => err);
+  const output = dd.stdin.getWriter();
+  using sink = new DigestingWriter(output, { algorithm: expected.algorithm });
+  let downloaded = 0;
+  let digest: string;
+  try {
+    for await (const chunk of image.chunks()) {
+      downloaded += chunk.length;
+      await sink.write(chunk);
+      meter.update(downloaded, sink.written);
+    }
+    digest = await sink.finish();
+    try {
+      await output.close();
+    } catch (err) {
+      throw new OutputWriteError(err);
+    }
+  } catch (err) {
+    if (err instanceof OutputWriteError) {
+      // dd closed its stdin: it has exited or is about to; its stderr says why.
+      throw writeError(device, (await ddOutcome(outcome, () => dd.kill(), 10_000)) ?? err.cause);
+    }
+    // The download failed: stop dd before it sees end-of-input and exits 0 on a partial image.
+    dd.kill();
+    await outcome;
+    throw err;
+  }
+  const failure = await outcome;
+  if (failure) throw writeError(device, failure);
+  const done = meter.complete(downloaded, sink.written);
+  if (!digestsMatch(expected.value, digest)) {
+    throw checksumError(info, device, expected, digest);
+  }
+  log.info("Image written to device", {
+    image: info.id,
+    device,
+    algorithm: expected.algorithm,
+    digest,
+    seconds: Math.round(meter.seconds * 10) / 10,
+    ...describe(done),
+  });
+  return {
+    bytesWritten: downloaded,
+    algorithm: expected.algorithm,
+    digest,
+    seconds: meter.seconds,
+    url: image.url,
+    attempts: attempt,
+  };
+}
+
+/**
+ * Downloads `imageInfo` and writes it to `device` (whole disk or partition), verifying its
+ * checksum, with the retries of spec 08 §4. Throws `ImageDownloadError` (and its fatal,
+ * out-of-space subclasses), `ImageDownloadTimeoutError`, `ImageChecksumError` or
+ * `ImageWriteError`; on any throw the device content is undefined.
+ */
+export async function streamImageToDevice(options: StreamImageOptions): Promise<StreamImageResult> {
+  if (!options.device.startsWith("/")) {
+    throw new TypeError(`Cannot write image: device "${options.device}" is not an absolute path`);
+  }
+  const settings = options.options;
+  const log = options.log.with({ image: options.imageInfo.id, device: options.device });
+  const maxDurationMs = settings.maxDurationMs ?? 0;
+  const download: DownloadOptions = {
+    connectionTimeoutMs: settings.connectionTimeoutMs,
+    retries: settings.retries,
+    retryIntervalMs: settings.retryIntervalMs,
+    log,
+    signal: options.signal,
+    sleep: settings.sleep ?? abortableSleep,
+    deadline: maxDurationMs > 0 ? Date.now() + maxDurationMs : null,
+    maxDurationSeconds: maxDurationMs / 1000,
+  };
+  using http = createImageHttp(options.imageInfo, {
+    tls: settings.tls,
+    serverAuth: settings.serverAuth,
+  });
+  const context: AttemptContext = { stream: { ...options, log }, http, download };
+  return await withAttempts((n) => attemptWrite(context, n), {
+    retries: settings.retries,
+    retryIntervalMs: settings.retryIntervalMs,
+    log,
+    signal: options.signal,
+    sleep: download.sleep,
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * The agent as a subprocess, with the production grants (`deno run -P=agent main.ts`), talking
+ * to a real Ironic on 127.0.0.1. Each start is one "boot" of the emulated machine: a fresh
+ * listen port, state dir and (empty) kernel command line. It runs in its own process group;
+ * stopping it signals the whole group by PID.
+ *
+ *   await using agent = await startAgent({ apiUrl: ironic.url, blockDevices: [disk.path],
+ *     logFile: `${dir}/agent-1.log` });
+ */
+
+import { freePort, stopGroup } from "./process_util.ts";
+
+/** The repository root (where main.ts and deno.json live). */
+const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+
+export interface AgentOptions {
+  /** Ironic API, e.g. `http://127.0.0.1:6385`. */
+  apiUrl: string;
+  /** `--only-block-devices`: the loop devices the agent may see and write. */
+  blockDevices: readonly string[];
+  /** stdout and stderr go here (appended). The caller owns the file. */
+  logFile: string;
+  /** Extra agent flags, after the standard ones. */
+  extraArgs?: readonly string[];
+  /** SIGTERM-to-SIGKILL bound when stopping; 5 s. */
+  stopGraceMs?: number;
+}
+
+export interface AgentProcess extends AsyncDisposable {
+  readonly pid: number;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>`, what the agent advertises. */
+  readonly url: string;
+  readonly logFile: string;
+  readonly stateDir: string;
+  readonly args: readonly string[];
+  /** Resolves when the process ends. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Whether the process has ended (by itself or stopped). */
+  readonly exited: boolean;
+  /** Stops the process group (SIGTERM, then SIGKILL) and removes the state dir. */
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+/** The agent command line for one boot (without the `deno` executable). */
+export function agentArgs(
+  options: Pick<AgentOptions, "apiUrl" | "blockDevices" | "extraArgs">,
+  boot: { port: number; stateDir: string; cmdlinePath: string },
+): string[] {
+  return [
+    "run",
+    "-P=agent",
+    "--no-prompt",
+    "main.ts",
+    "--api-url",
+    options.apiUrl,
+    "--listen-host",
+    "127.0.0.1",
+    "--listen-port",
+    String(boot.port),
+    "--advertise-host",
+    "127.0.0.1",
+    "--advertise-port",
+    String(boot.port),
+    "--protect-host",
+    "--only-block-devices",
+    options.blockDevices.join(","),
+    "--state-dir",
+    boot.stateDir,
+    "--cmdline-path",
+    boot.cmdlinePath,
+    "--disk-wait-attempts",
+    "0",
+    "--debug",
+    ...(options.extraArgs ?? []),
+  ];
+}
+
+/** Starts the agent; returns once the process is spawned (it then looks Ironic up itself). */
+export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
+  if (options.blockDevices.length === 0) {
+    throw new RangeError("Cannot start the agent: no block devices to expose");
+  }
+  const port = freePort();
+  const stateDir = await Deno.makeTempDir({ prefix: "agent-e2e-state-" });
+  const cmdlinePath = `${stateDir}/cmdline`;
+  await Deno.writeTextFile(cmdlinePath, "");
+  const args = agentArgs(options, { port, stateDir, cmdlinePath });
+  await Deno.writeTextFile(
+    options.logFile,
+    `# ${new Date().toISOString()} deno ${args.join(" ")}\n`,
+    { append: true },
+  );
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("/bin/sh", {
+      args: ["-c", 'exec "$@" >>"$0" 2>&1', options.logFile, Deno.execPath(), ...args],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (err) {
+    await Deno.remove(stateDir, { recursive: true });
+    throw err;
+  }
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  let stopping: Promise<Deno.CommandStatus> | null = null;
+  function stop(): Promise<Deno.CommandStatus> {
+    stopping ??= (async () => {
+      const result = await stopGroup({ pid: child.pid, status }, {
+        graceMs: options.stopGraceMs ?? 5_000,
+      });
+      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+      return result;
+    })();
+    return stopping;
+  }
+  return {
+    pid: child.pid,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logFile: options.logFile,
+    stateDir,
+    args,
+    status,
+    get exited() {
+      return exited;
+    },
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
+}

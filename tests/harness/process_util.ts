@@ -1,0 +1,67 @@
+/** Small helpers shared by the end-to-end harness: ports, sleeping, log tails. */
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The last `lines` lines of a text file, or a note when it cannot be read. */
+export async function readTail(path: string, lines: number): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    const all = text.split("\n");
+    return all.slice(Math.max(0, all.length - lines - 1)).join("\n");
+  } catch (err) {
+    return `(cannot read "${path}": ${(err as Error).message})\n`;
+  }
+}
+
+/** Writes diagnostics to stderr (the lint config forbids `console`). */
+export function printDiagnostics(text: string): void {
+  const bytes = new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`);
+  let written = 0;
+  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+}
+
+/** Prints a labelled tail of each file. */
+export async function printTails(
+  files: readonly { label: string; path: string }[],
+  lines = 150,
+): Promise<void> {
+  for (const { label, path } of files) {
+    printDiagnostics(`\n===== ${label}: last ${lines} lines of ${path} =====`);
+    printDiagnostics(await readTail(path, lines));
+  }
+}
+
+/** Stops a process group by its leader's PID: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopGroup(
+  leader: { pid: number; status: Promise<Deno.CommandStatus> },
+  options: { graceMs: number },
+): Promise<Deno.CommandStatus> {
+  const { pid, status } = leader;
+  function signal(sig: Deno.Signal) {
+    try {
+      Deno.kill(-pid, sig);
+    } catch {
+      // The group is already gone.
+    }
+  }
+  signal("SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), options.graceMs);
+  });
+  const first = await Promise.race([status, timedOut]);
+  clearTimeout(timer);
+  // Children that ignored SIGTERM (or outlived the leader) get SIGKILL either way.
+  signal("SIGKILL");
+  return first ?? await status;
+}
