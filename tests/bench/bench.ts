@@ -1,0 +1,193 @@
+/**
+ * `deno task bench`: the agent's speed and memory, each figure next to a baseline measured in
+ * the same run on the same machine. Prints one table; asserts nothing (timings vary by machine).
+ *
+ *   start-up        spawn → first 200 on /v1/status (median of 5)
+ *   idle RSS        VmRSS of the agent process after start-up
+ *   latency         p50/p99 of GET /v1/status and sync clean.get_clean_steps, 1 and 8 clients
+ *   raw write       standby.prepare_image (sha256) of a raw image onto a loop device, next to
+ *                   `dd oflag=direct` and `curl | dd oflag=direct` of the same image, same device
+ */
+import { createLoopDevice } from "../harness/loop.ts";
+import { buildTestImage, startImageServer } from "../harness/image_server.ts";
+import { startStandaloneAgent } from "../harness/standalone_agent.ts";
+import { createHash } from "node:crypto";
+
+const IMAGE_MIB = Number(Deno.env.get("BENCH_IMAGE_MIB") ?? "512");
+const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? "2000");
+
+interface Row {
+  metric: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+}
+const rows: Row[] = [];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const out = await new Deno.Command("grep", { args: ["VmRSS", `/proc/${pid}/status`] }).output();
+  const kb = Number(/(\d+)/.exec(new TextDecoder().decode(out.stdout))?.[1] ?? "0");
+  return kb / 1024;
+}
+
+/** Runs `count` requests from `clients` concurrent loops; returns per-request milliseconds. */
+async function measure(
+  clients: number,
+  count: number,
+  request: () => Promise<Response>,
+): Promise<number[]> {
+  const times: number[] = [];
+  let remaining = count;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (remaining-- > 0) {
+      const start = performance.now();
+      const res = await request();
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`benchmark request answered ${res.status}`);
+      times.push(performance.now() - start);
+    }
+  }));
+  return times;
+}
+
+async function run(cmd: string, args: string[], stdin?: "piped"): Promise<number> {
+  const start = performance.now();
+  const child = new Deno.Command(cmd, { args, stdin: stdin ?? "null", stderr: "piped" }).spawn();
+  const out = await child.output();
+  if (!out.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return (performance.now() - start) / 1000;
+}
+
+async function startupAndMemory() {
+  const startups: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await using agent = await startStandaloneAgent();
+    startups.push(agent.startupMs);
+  }
+  const baseline: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    baseline.push(await run(Deno.execPath(), ["eval", "0"]) * 1000);
+  }
+  rows.push({
+    metric: "start-up to first 200 on /v1/status",
+    value: `${median(startups).toFixed(0)} ms`,
+    baseline: `${median(baseline).toFixed(0)} ms (deno eval 0)`,
+    ratio: (median(startups) / median(baseline)).toFixed(2),
+  });
+}
+
+async function latencies() {
+  await using agent = await startStandaloneAgent();
+  await new Promise((r) => setTimeout(r, 1000));
+  rows.push({
+    metric: "idle RSS",
+    value: `${(await rssMiB(agent.pid)).toFixed(1)} MiB`,
+    baseline: "",
+    ratio: "",
+  });
+  const steps = JSON.stringify({
+    name: "clean.get_clean_steps",
+    params: { node: { uuid: "bench" }, ports: [] },
+  });
+  const targets: [string, () => Promise<Response>, number][] = [
+    ["GET /v1/status", () => fetch(`${agent.url}/v1/status`), REQUESTS],
+    [
+      "sync clean.get_clean_steps",
+      () =>
+        fetch(`${agent.url}/v1/commands/?wait=true&agent_token=${agent.token}`, {
+          method: "POST",
+          body: steps,
+        }),
+      Math.ceil(REQUESTS / 4),
+    ],
+  ];
+  for (const [label, request, count] of targets) {
+    for (const clients of [1, 8]) {
+      const times = await measure(clients, count, request);
+      rows.push({
+        metric: `${label}, ${clients} client${clients > 1 ? "s" : ""} (${count} requests)`,
+        value: `p50 ${percentile(times, 50).toFixed(2)} ms, p99 ${
+          percentile(times, 99).toFixed(2)
+        } ms`,
+        baseline: "",
+        ratio: "",
+      });
+    }
+  }
+}
+
+async function rawWrite() {
+  await using disk = await createLoopDevice({ sizeMiB: Math.max(4608, IMAGE_MIB * 2) });
+  await using image = await buildTestImage({ sizeBytes: IMAGE_MIB * 1024 * 1024, table: "msdos" });
+  const digest = createHash("sha256").update(image.bytes).digest("hex");
+  await using server = startImageServer({ "/disk.img": { body: { path: image.path } } });
+  const url = server.url("/disk.img");
+  await using agent = await startStandaloneAgent({ onlyBlockDevices: [disk.path] });
+
+  const dd = ["of=" + disk.path, "bs=1M", "oflag=direct", "status=none"];
+  const times = { dd: [] as number[], curl: [] as number[], agent: [] as number[] };
+  for (let i = 0; i < 3; i++) {
+    times.dd.push(await run("dd", ["if=" + image.path, ...dd]));
+    times.curl.push(
+      await run("sh", ["-c", `curl -sf ${url} | dd ${dd.join(" ")} iflag=fullblock`]),
+    );
+    const start = performance.now();
+    const res = await agent.command("standby.prepare_image", {
+      image_info: {
+        id: `bench-${i}`,
+        urls: [url],
+        disk_format: "raw",
+        stream_raw_images: true,
+        os_hash_algo: "sha256",
+        os_hash_value: digest,
+      },
+    });
+    times.agent.push((performance.now() - start) / 1000);
+    if (res.body.command_status !== "SUCCEEDED") {
+      throw new Error(`prepare_image failed: ${JSON.stringify(res.body.command_error)}`);
+    }
+  }
+  const mibps = (seconds: number) => IMAGE_MIB / seconds;
+  const agentRate = mibps(median(times.agent));
+  for (
+    const [label, base] of [["dd oflag=direct", times.dd], [
+      "curl | dd oflag=direct",
+      times.curl,
+    ]] as const
+  ) {
+    rows.push({
+      metric: `raw write ${IMAGE_MIB} MiB, sha256 (vs ${label})`,
+      value: `${agentRate.toFixed(0)} MiB/s`,
+      baseline: `${mibps(median(base)).toFixed(0)} MiB/s`,
+      ratio: (agentRate / mibps(median(base))).toFixed(2),
+    });
+  }
+}
+
+function printTable() {
+  const keys = ["metric", "value", "baseline", "ratio"] as const;
+  const headers: Row = { metric: "metric", value: "agent", baseline: "baseline", ratio: "ratio" };
+  const widths = keys.map((k) => Math.max(...[headers, ...rows].map((r) => r[k].length)));
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const out = [
+    line(keys.map((k, i) => headers[k].padEnd(widths[i]!))),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map((r) => line(keys.map((k, i) => r[k].padEnd(widths[i]!)))),
+  ];
+  Deno.stdout.writeSync(new TextEncoder().encode(out.join("\n") + "\n"));
+}
+
+await startupAndMemory();
+await latencies();
+await rawWrite();
+printTable();
