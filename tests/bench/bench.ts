@@ -161,7 +161,7 @@ async function rawWrite() {
   const agentRate = mibps(median(times.agent));
   for (
     const [label, base] of [["dd oflag=direct", times.dd], [
-      "curl | dd oflag=direct",
+      "curl piped to dd oflag=direct",
       times.curl,
     ]] as const
   ) {
