@@ -26,7 +26,7 @@ export interface IronicOptions {
   httpUrl?: string;
   /** `[api]ramdisk_heartbeat_timeout` in seconds; 3 by default (the recipe's 3–10 s). */
   heartbeatTimeout?: number;
-  /** Bound on installing packages, creating the schema and waiting for the API; 120 s. */
+  /** Bound on creating the schema and waiting for the API (after any package install); 60 s. */
   startTimeoutMs?: number;
   /** Keys merged over the generated ironic.conf, by section. */
   extraConfig?: Record<string, Record<string, string | number | boolean>>;
@@ -249,9 +249,8 @@ export async function ensureIronicPackages(timeoutMs = 600_000): Promise<void> {
  * until the API answers and the conductor has registered `fake-hardware`.
  */
 export async function startIronic(options: IronicOptions = {}): Promise<IronicInstance> {
-  const startTimeoutMs = options.startTimeoutMs ?? 120_000;
-  const deadline = Date.now() + startTimeoutMs;
   await ensureIronicPackages();
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   const keep = options.keepStateDir ?? Deno.env.get("IRONIC_E2E_KEEP") === "1";
   const stateDir = await Deno.makeTempDir({ prefix: "ironic-e2e-" });
   try {

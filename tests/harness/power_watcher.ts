@@ -7,9 +7,11 @@
  *   (ironic/conductor/utils.py `nodepower_action`), which also reveals a reboot of a node that
  *   stays "power on", or an off/on pair faster than the poll interval;
  * - a powered-on machine boots the ramdisk, i.e. starts the agent, when the conductor expects a
- *   ramdisk: cleaning, deploying (before the instance boots), rescue, inspection, servicing;
+ *   ramdisk: in a wait state (`clean wait`, `wait call-back`, ...), or while a clean, deploy or
+ *   service step runs, rescue, inspection;
  * - it boots its disk instead (no agent) once the deployment has reached `tear_down_agent` or a
- *   later deploy step, and when the node is `active`; an agent still running then is stopped.
+ *   later deploy step, or has no step left (still `deploying` for a moment), and when the node
+ *   is `active`; an agent still running then is stopped.
  *
  * A node in any other state with power on (say `manageable`) keeps whatever runs. If the agent
  * exits by itself, it is started again after a pause, as the ramdisk's init system would.
@@ -20,19 +22,29 @@
 import { type AgentOptions, type AgentProcess, startAgent } from "./agent_process.ts";
 import { IronicApiError, type IronicClient, type IronicNode } from "./ironic_client.ts";
 
-/** Provision states in which a powered-on machine boots the ramdisk (21.4 and master). */
-export const RAMDISK_STATES: ReadonlySet<string> = new Set([
-  "cleaning",
+/** Provision states in which the conductor waits for the ramdisk's agent (21.4 and master). */
+export const RAMDISK_WAIT_STATES: ReadonlySet<string> = new Set([
   "clean wait",
-  "deploying",
   "wait call-back",
-  "rescuing",
   "rescue wait",
-  "inspecting",
   "inspect wait",
-  "servicing",
   "service wait",
 ]);
+
+/**
+ * Provision states in which the conductor is working; a machine powered on in them boots the
+ * ramdisk only while a step runs (`clean_step`, `deploy_step`, `service_step`), because they
+ * are also the states just before and just after the steps: a finished deployment is still
+ * `deploying`, with no step, when its instance powers on.
+ */
+export const RAMDISK_STEP_STATES: ReadonlyMap<string, string> = new Map([
+  ["cleaning", "clean_step"],
+  ["deploying", "deploy_step"],
+  ["servicing", "service_step"],
+]);
+
+/** Provision states without steps in which a powered-on machine boots the ramdisk. */
+export const RAMDISK_STATES: ReadonlySet<string> = new Set(["rescuing", "inspecting"]);
 
 /** Deploy steps of the `direct` interface at or after which the machine boots its disk. */
 export const INSTANCE_BOOT_STEPS: ReadonlySet<string> = new Set([
@@ -47,12 +59,19 @@ export type MachineAction =
   | { kind: "stop"; reason: string }
   | { kind: "start"; reason: string };
 
+function currentStep(node: IronicNode, field: string): string | null {
+  const step = (node[field] as Record<string, unknown> | null | undefined)?.step;
+  return typeof step === "string" && step !== "" ? step : null;
+}
+
 /** Whether a machine that powers on now boots the ramdisk (rather than its disk). */
 export function bootsRamdisk(node: IronicNode): boolean {
-  if (!RAMDISK_STATES.has(node.provision_state)) return false;
-  const step = node.deploy_step?.step;
-  return !(node.provision_state === "deploying" && typeof step === "string" &&
-    INSTANCE_BOOT_STEPS.has(step));
+  const state = node.provision_state;
+  if (RAMDISK_WAIT_STATES.has(state) || RAMDISK_STATES.has(state)) return true;
+  const field = RAMDISK_STEP_STATES.get(state);
+  if (!field) return false;
+  const step = currentStep(node, field);
+  return step !== null && !(state === "deploying" && INSTANCE_BOOT_STEPS.has(step));
 }
 
 /**
@@ -69,7 +88,7 @@ export function machineAction(
       return { kind: "stop", reason: `power is "${node.power_state}"` };
     }
     if (state.lastChange !== undefined && change !== state.lastChange) {
-      return { kind: "stop", reason: `power action at ${change} (reboot)` };
+      return { kind: "stop", reason: `power action at ${change} since the last poll` };
     }
     if (node.provision_state === "active") {
       return { kind: "stop", reason: "node is active: the machine runs its instance" };
@@ -77,7 +96,7 @@ export function machineAction(
     return { kind: "none" };
   }
   if (node.power_state === "power on" && !node.target_power_state && bootsRamdisk(node)) {
-    const step = node.deploy_step?.step ?? node.clean_step?.step;
+    const step = currentStep(node, "deploy_step") ?? currentStep(node, "clean_step");
     return {
       kind: "start",
       reason: `power on in "${node.provision_state}"${step ? ` (step ${step})` : ""}`,
@@ -119,6 +138,11 @@ export interface PowerWatcher extends AsyncDisposable {
    * reached or the watcher ran out of time. Pass it to `waitForProvisionState` to fail fast.
    */
   readonly signal: AbortSignal;
+  /**
+   * Resolves after a whole poll that began after this call (the machine has caught up with
+   * what the API showed at the time of the call); resolves at once when the watcher has ended.
+   */
+  settled(): Promise<void>;
   /** Stops polling and the running agent. */
   stop(): Promise<void>;
 }
@@ -144,6 +168,9 @@ export function watchPower(
   let stopped = false;
   let wake: (() => void) | null = null;
   const failed = new AbortController();
+  /** Waiters for the end of the next poll that begins after they were registered. */
+  let nextPoll: (() => void)[] = [];
+  let ended = false;
 
   function problem(text: string, fatal = false) {
     problems.push(text);
@@ -230,7 +257,15 @@ export function watchPower(
         problem(`watcher ran out of time (${options.maxDurationMs ?? 1_200_000} ms)`, true);
         break;
       }
-      await poll();
+      const waiting = nextPoll;
+      nextPoll = [];
+      try {
+        await poll();
+      } catch (err) {
+        problem(`watcher failed: ${(err as Error).stack ?? err}`, true);
+        stopped = true;
+      }
+      for (const resolve of waiting) resolve();
       if (stopped) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, intervalMs);
@@ -242,7 +277,18 @@ export function watchPower(
       wake = null;
     }
     await stopAgent("watcher stopped");
+    ended = true;
+    for (const resolve of nextPoll) resolve();
+    nextPoll = [];
   })();
+
+  function settled(): Promise<void> {
+    if (ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      nextPoll.push(resolve);
+      wake?.();
+    });
+  }
 
   let stopping: Promise<void> | null = null;
   function stop(): Promise<void> {
@@ -265,6 +311,7 @@ export function watchPower(
     events,
     problems,
     signal: failed.signal,
+    settled,
     stop,
     async [Symbol.asyncDispose]() {
       await stop();

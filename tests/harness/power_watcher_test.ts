@@ -64,6 +64,28 @@ Deno.test("machineAction() plays a machine booting the ramdisk or its disk", asy
       expect: "none",
     },
     {
+      name: "boots its disk when the deployment has no step left",
+      node: node({ provision_state: "deploying", power_state: "power on", deploy_step: {} }),
+      running: false,
+      expect: "none",
+    },
+    {
+      name: "waits for the cleaning reboot before booting the ramdisk",
+      node: node({ provision_state: "cleaning", power_state: "power on", clean_step: {} }),
+      running: false,
+      expect: "none",
+    },
+    {
+      name: "boots the ramdisk while a clean step runs",
+      node: node({
+        provision_state: "cleaning",
+        power_state: "power on",
+        clean_step: { step: "erase_devices_metadata", interface: "deploy" },
+      }),
+      running: false,
+      expect: "start",
+    },
+    {
       name: "boots its disk when active",
       node: node({ provision_state: "active", power_state: "power on" }),
       running: false,
@@ -72,7 +94,7 @@ Deno.test("machineAction() plays a machine booting the ramdisk or its disk", asy
     {
       name: "waits while a power action is in progress",
       node: node({
-        provision_state: "cleaning",
+        provision_state: "clean wait",
         power_state: "power on",
         target_power_state: "power on",
       }),
