@@ -73,13 +73,9 @@ export class HardwareManagers implements Dispatcher {
     name: K,
     ...args: Parameters<Capabilities[K]>
   ): Promise<Result<K>> {
-    for (const { manager } of this.#ranked) {
-      const fn = manager.capabilities[name] as
-        | ((...a: Parameters<Capabilities[K]>) => Promise<Result<K>>)
-        | undefined;
-      if (!fn) continue;
+    for (const { call } of this.#implementations(name)) {
       try {
-        return await fn.apply(manager.capabilities, args);
+        return await call(args);
       } catch (err) {
         // "Not me": try the next manager. Anything else (configuration errors included) stops.
         if (err instanceof IncompatibleHardwareMethodError) continue;
@@ -94,13 +90,9 @@ export class HardwareManagers implements Dispatcher {
     ...args: Parameters<Capabilities[K]>
   ): Promise<Map<string, Result<K>>> {
     const results = new Map<string, Result<K>>();
-    for (const { manager } of this.#ranked) {
-      const fn = manager.capabilities[name] as
-        | ((...a: Parameters<Capabilities[K]>) => Promise<Result<K>>)
-        | undefined;
-      if (!fn) continue;
+    for (const { manager, call } of this.#implementations(name)) {
       try {
-        results.set(manager.className, await fn.apply(manager.capabilities, args));
+        results.set(manager.className, await call(args));
       } catch (err) {
         if (err instanceof IncompatibleHardwareMethodError) continue;
         throw err;
@@ -110,6 +102,21 @@ export class HardwareManagers implements Dispatcher {
       throw new HardwareManagerMethodNotFound(`Could not find method: ${name}`);
     }
     return results;
+  }
+
+  /** Managers implementing capability `name`, best first, with a bound caller. */
+  *#implementations<K extends CapabilityName>(name: K) {
+    for (const { manager } of this.#ranked) {
+      const fn = manager.capabilities[name] as
+        | ((...a: Parameters<Capabilities[K]>) => Promise<Result<K>>)
+        | undefined;
+      if (fn) {
+        yield {
+          manager,
+          call: (args: Parameters<Capabilities[K]>) => fn.apply(manager.capabilities, args),
+        };
+      }
+    }
   }
 
   /** `{name: version}` over all active managers (spec 04 §6). */

@@ -81,6 +81,41 @@ function faultyStream(
   });
 }
 
+/**
+ * Streams a file from disk like a production web server would (no whole-file read per request),
+ * honouring a single `Range: bytes=a-b`, so benchmarks measure the agent and not this server.
+ */
+async function serveFile(
+  path: string,
+  req: Request,
+  extra: Record<string, string> | undefined,
+): Promise<Response> {
+  const size = (await Deno.stat(path)).size;
+  const headers = new Headers(extra);
+  headers.set("content-type", "application/octet-stream");
+  headers.set("accept-ranges", "bytes");
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.get("range") ?? "");
+  const start = range ? Number(range[1]) : 0;
+  const end = range && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+  headers.set("content-length", String(end - start + 1));
+  if (range) headers.set("content-range", `bytes ${start}-${end}/${size}`);
+  const status = range ? 206 : 200;
+  if (req.method === "HEAD") return new Response(null, { status, headers });
+  const file = await Deno.open(path, { read: true });
+  await file.seek(start, Deno.SeekMode.Start);
+  let left = end - start + 1;
+  const body = file.readable.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        if (left <= 0) return;
+        controller.enqueue(chunk.length <= left ? chunk : chunk.subarray(0, left));
+        left -= chunk.length;
+      },
+    }),
+  );
+  return new Response(body, { status, headers });
+}
+
 /** The request handler as a plain value, so it can also be called without a port. */
 export function createImageHandler(
   files: Map<string, ServedFile>,
@@ -103,6 +138,9 @@ export function createImageHandler(
     const failTimes = file.failTimes ?? 0;
     if (count <= failTimes) return new Response("failing on purpose\n", { status: 500 });
     const served = count - failTimes;
+    const plainFile = typeof file.body === "object" && "path" in file.body &&
+      file.dropAfterBytes === undefined && file.stallAfterBytes === undefined;
+    if (plainFile) return await serveFile((file.body as { path: string }).path, req, file.headers);
     const bytes = await bodyBytes(file.body);
     let fault: { kind: "none" | "drop" | "stall"; after: number } = { kind: "none", after: 0 };
     if (file.dropAfterBytes !== undefined && served <= (file.dropTimes ?? 1)) {
