@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
-import { parseIni } from "./config_ini.ts";
+import { parseIni } from "./ini.ts";
 
 Deno.test("parseIni() reads sections and key = value pairs", () => {
   const doc = parseIni("[DEFAULT]\napi_url = http://ironic:6385\n\n[mdns]\nuse_mdns=true\n");
