@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { Agent } from "./agent.ts";
+import { defaultConfig } from "./config.ts";
+import { ironicError, json, startFakeIronic } from "./ironic/_test_ironic.ts";
+import { LookupNodeError } from "./api/errors.ts";
+import { Logger, setSink } from "./log.ts";
+import { systemRunner } from "./system/run.ts";
+
+setSink(() => {});
+
+const NODE = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123";
+const TOKEN_A = "A".repeat(43);
+const TOKEN_B = "B".repeat(43);
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+function agentConfig(apiUrl: string) {
+  const port = freePort();
+  return {
+    ...defaultConfig(),
+    apiUrl: [apiUrl],
+    listenHost: "127.0.0.1",
+    listenPort: port,
+    advertiseHost: "127.0.0.1",
+    advertisePort: port,
+    protectHost: true,
+    diskWaitAttempts: 0,
+    lookupTimeout: 1,
+    lookupInterval: 0.05,
+  };
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("Agent looks the node up again after Ironic rejects its token, and forces heartbeats", async () => {
+  let lookups = 0;
+  const heartbeats: { agent_token: string }[] = [];
+  await using ironic = startFakeIronic({
+    handler(req) {
+      if (req.path === "/v1/lookup") {
+        lookups++;
+        return json(200, {
+          node: { uuid: NODE, properties: {}, instance_info: {}, driver_internal_info: {} },
+          config: { heartbeat_timeout: 300, agent_token: lookups === 1 ? TOKEN_A : TOKEN_B },
+        });
+      }
+      if (req.path === `/v1/heartbeat/${NODE}`) {
+        const body = req.body as { agent_token: string };
+        heartbeats.push(body);
+        if (body.agent_token === TOKEN_A) {
+          return ironicError(400, "Invalid or missing agent token received.");
+        }
+        return new Response(null, { status: 202 });
+      }
+      return ironicError(404, "Not found");
+    },
+  });
+  const config = agentConfig(ironic.url);
+  const stop = new AbortController();
+  const agent = new Agent({ config, runner: systemRunner, log: new Logger(), signal: stop.signal });
+  const running = agent.run();
+  try {
+    await waitFor(() => heartbeats.some((h) => h.agent_token === TOKEN_B), 15_000, "heartbeat B");
+    assert.equal(lookups, 2);
+    assert.deepEqual(heartbeats.map((h) => h.agent_token), [TOKEN_A, TOKEN_B]);
+    const lookup = ironic.requests.find((r) => r.path === "/v1/lookup")!;
+    assert.equal(lookup.headers.get("x-openstack-ironic-api-version"), "1.62");
+    assert.match(lookup.query.get("addresses") ?? "", /^([0-9a-f]{2}:){5}[0-9a-f]{2}/);
+
+    // The API now takes the new token only.
+    const base = `http://127.0.0.1:${config.listenPort}/v1/commands/?wait=true&agent_token=`;
+    const body = JSON.stringify({ name: "standby.power_off", params: {} });
+    const old = await fetch(base + TOKEN_A, { method: "POST", body });
+    assert.equal(old.status, 401);
+    await old.body?.cancel();
+    const res = await fetch(base + TOKEN_B, { method: "POST", body });
+    assert.equal((await res.json()).command_status, "SUCCEEDED");
+    // A finished async command forces a heartbeat within ~5 s, not after 90-180 s.
+    await waitFor(() => heartbeats.length >= 3, 9_000, "forced heartbeat");
+    const heartbeat = ironic.requests.find((r) => r.path === `/v1/heartbeat/${NODE}`)!;
+    assert.equal(heartbeat.headers.get("x-openstack-ironic-api-version"), "1.68");
+    assert.deepEqual(Object.keys(heartbeat.body as object).sort(), [
+      "agent_token",
+      "agent_version",
+      "callback_url",
+    ]);
+    assert.equal(
+      (heartbeat.body as { callback_url: string }).callback_url,
+      `http://127.0.0.1:${config.listenPort}`,
+    );
+  } finally {
+    stop.abort();
+    await running;
+  }
+});
+
+Deno.test("Agent.run() rejects with LookupNodeError when lookup times out", async () => {
+  await using ironic = startFakeIronic({ handler: () => ironicError(404, "Not found") });
+  const agent = new Agent({
+    config: agentConfig(ironic.url),
+    runner: systemRunner,
+    log: new Logger(),
+    signal: new AbortController().signal,
+  });
+  await assert.rejects(() => agent.run(), LookupNodeError);
+  assert.ok(ironic.requests.filter((r) => r.path === "/v1/lookup").length >= 2);
+});
