@@ -7,6 +7,8 @@
 import { z } from "zod";
 import { DeviceNotFound } from "../src/api/errors.ts";
 import { eraseDevicesMetadata } from "../src/erase/metadata.ts";
+import { eraseBlockDevice } from "../src/erase/block_device.ts";
+import { eraseDevices } from "../src/erase/devices.ts";
 import type {
   HardwareManager,
   ManagerContext,
@@ -40,6 +42,25 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
       async run(step) {
         await managers.dispatch("eraseDevicesMetadata", step.node, step.log);
         return null;
+      },
+    },
+    {
+      step: "erase_devices",
+      interface: "deploy",
+      clean: { priority: 10, abortable: true },
+      run(step) {
+        return eraseDevices({
+          runner,
+          log: step.log,
+          node: step.node,
+          onlyBlockDevices: config.onlyBlockDevices,
+          guardSpecialFilesystems: config.guardSpecialFilesystems,
+          fence: config,
+          signal: step.signal,
+          progress: step.progress,
+          eraseBlockDevice: (node, device, eraseCtx) =>
+            managers.dispatch("eraseBlockDevice", node, device, eraseCtx),
+        });
       },
     },
     {
@@ -94,6 +115,8 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           guardSpecialFilesystems: config.guardSpecialFilesystems,
           fence: config,
         }),
+      eraseBlockDevice: (node, device, eraseCtx) =>
+        eraseBlockDevice(runner, node, device, eraseCtx),
       async fullSync() {
         await runner.run("sync", [], { timeoutMs: 120_000 });
         await runner.run("tee", ["/proc/sys/vm/drop_caches"], { input: "3", timeoutMs: 10_000 })

@@ -29,6 +29,7 @@ import { addSecret, type Logger } from "./log.ts";
 import { createHostControl } from "./system/host.ts";
 import type { Runner } from "./system/run.ts";
 import { pathExists } from "./system/sysfs.ts";
+import { type AgentTls, chooseTls, staticTls } from "./tls/agent_tls.ts";
 import { AGENT_VERSION } from "./version.ts";
 
 export interface AgentOptions {
@@ -80,10 +81,18 @@ function applyLookupConfig(config: Config, lookup: LookupResult, log: Logger): v
   if (typeof c.agent_md5_checksum_enable === "boolean") {
     config.md5Enabled = c.agent_md5_checksum_enable;
   }
+  // TLS settings pushed by master conductors (spec 01 §4); applied when truthy, as IPA does.
+  if (c.tls_min_version === "1.2" || c.tls_min_version === "1.3") {
+    config.tlsMinVersion = c.tls_min_version;
+  }
+  if (typeof c.tls_cipher_suites === "string" && c.tls_cipher_suites) {
+    config.tlsCipherSuites = c.tls_cipher_suites;
+  }
   log.info("applied lookup configuration", {
     heartbeat_timeout: lookup.heartbeatTimeout,
     permitted_image_formats: config.permittedImageFormats,
     md5_enabled: config.md5Enabled,
+    tls_min_version: config.tlsMinVersion,
   });
 }
 
@@ -99,6 +108,8 @@ export class Agent {
   #node: Node | null = null;
   #heartbeater: Heartbeater | null = null;
   #lockdown = false;
+  /** How the API is served; static TLS is known at start, automatic TLS after lookup. */
+  #tls: AgentTls | null = null;
 
   constructor(options: AgentOptions) {
     this.#config = options.config;
@@ -169,6 +180,7 @@ export class Agent {
       log,
     });
 
+    this.#tls = staticTls(config, log);
     if (config.standalone) {
       if (!this.#tokens.token) {
         const token = randomToken();
@@ -208,8 +220,14 @@ export class Agent {
       signal: this.#signal,
       logger: log,
     });
+    this.#tls = await chooseTls({
+      settings: config,
+      advertiseHost,
+      autoTlsSupported: () => client.supportsAutoTls(this.#signal),
+      log,
+    });
     const callbackUrl = formatCallbackUrl({
-      protocol: config.advertiseProtocol,
+      protocol: this.#tls.protocol,
       host: advertiseHost,
       port: config.advertisePort,
     });
@@ -243,7 +261,11 @@ export class Agent {
       await idle(this.#signal);
       return null;
     }
-    this.#tokens.setToken(lookup.token);
+    if (!this.#tokens.setToken(lookup.token)) {
+      // Spec 01 §5: a token is learnt once; a different one is only taken after Ironic rejected
+      // ours (release() in onTokenRejected).
+      this.#log.error("lookup returned a different agent token; keeping the one learnt first");
+    }
     applyLookupConfig(this.#config, lookup, this.#log);
     await this.update(lookup.node as Node);
     return lookup;
@@ -262,6 +284,8 @@ export class Agent {
       heartbeatTimeout: lookup.heartbeatTimeout,
       agentVersion: AGENT_VERSION,
       token: () => this.#tokens.token,
+      // The same PEM on every heartbeat: Ironic pins the first one (spec 01 §6).
+      agentVerifyCa: () => this.#tls?.verifyCa ?? null,
       signal: this.#signal,
       logger: this.#log,
       onTokenRejected: () => {
@@ -269,6 +293,7 @@ export class Agent {
         // process restarting): look up again, then heartbeat with what lookup gives.
         if (this.#heartbeater !== heartbeater) return;
         this.#heartbeater = null;
+        this.#tokens.release();
         void heartbeater.stop().then(async () => {
           const again = await this.#lookup(client, macs);
           if (again) this.#startHeartbeat(client, again, callbackUrl, macs);
@@ -303,6 +328,7 @@ export class Agent {
       handler,
       log: this.#log,
       signal: this.#signal,
+      tls: this.#tls?.serve,
     });
   }
 

@@ -32,6 +32,8 @@ function agentConfig(apiUrl: string) {
     diskWaitAttempts: 0,
     lookupTimeout: 1,
     lookupInterval: 0.05,
+    // Plain HTTP keeps these tests on fetch without a CA; auto-TLS has its own tests.
+    enableAutoTls: false,
   };
 }
 

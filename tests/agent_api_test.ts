@@ -153,7 +153,7 @@ Deno.test("the agent API fences disks, validates input and writes and erases a l
     });
     assert.equal(res.body.command_status, "FAILED");
     assert.equal((res.body.command_error as Json).type, "InvalidImage");
-    assert.match((res.body.command_error as Json).details as string, /is qcow2/);
+    assert.match((res.body.command_error as Json).details as string, /image was actually qcow2/);
     assert.deepEqual(await readBacking(target, 0, 4), new Uint8Array(4).fill(0xab));
   });
 

@@ -8,8 +8,12 @@
  * capability; everything it does not declare falls through to the generic manager.
  */
 import { z } from "zod";
+// Type imports only (erased at run time) and bare `zod` (the agent's import map): a pinned
+// manager is imported from its verified bytes, so it cannot import other files of its server.
 import type { HardwareManager, ManagerContext } from "../../src/hardware/manager.ts";
-import { SupportLevel } from "../../src/hardware/manager.ts";
+
+/** SupportLevel.SERVICE_PROVIDER of src/hardware/manager.ts, inlined for the reason above. */
+const SERVICE_PROVIDER = 3;
 
 export default function createSiteManager(ctx: ManagerContext): HardwareManager {
   return {
@@ -17,7 +21,7 @@ export default function createSiteManager(ctx: ManagerContext): HardwareManager 
     className: "SiteManager",
     version: "1.0",
     // Claim the machine only where it applies; 0 leaves it to the generic manager.
-    evaluateSupport: () => Promise.resolve(SupportLevel.SERVICE_PROVIDER),
+    evaluateSupport: () => Promise.resolve(SERVICE_PROVIDER),
     steps: [
       {
         step: "record_asset_tag",

@@ -12,7 +12,7 @@ import {
   toFaultBody,
 } from "./errors.ts";
 import type { CommandExecutor, CommandRecord } from "../commands/executor.ts";
-import type { TokenGuard } from "./token_guard.ts";
+import { requestToken, type TokenGuard } from "./token_guard.ts";
 import { log as rootLog, type Logger } from "../log.ts";
 
 export interface AgentStatus {
@@ -142,6 +142,15 @@ type Route =
   | { kind: "commands" }
   | { kind: "command"; id: string };
 
+/** A percent-encoded path segment; a malformed escape (`%ZZ`) is the client's error, not a 500. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequestError(`Malformed command id in the path: "${segment.slice(0, 64)}"`);
+  }
+}
+
 /** Maps a path to a route; both `/v1/commands` and `/v1/commands/` are accepted. */
 function matchRoute(path: string): Route | null {
   if (path === "/") return { kind: "root" };
@@ -150,7 +159,7 @@ function matchRoute(path: string): Route | null {
   if (rest === "/status" || rest === "/status/") return { kind: "status" };
   if (rest === "/commands" || rest === "/commands/") return { kind: "commands" };
   const m = /^\/commands\/([^/]+)\/?$/.exec(rest);
-  if (m) return { kind: "command", id: decodeURIComponent(m[1]!) };
+  if (m) return { kind: "command", id: decodeSegment(m[1]!) };
   return null;
 }
 
@@ -184,7 +193,7 @@ export function createHandler(deps: ApiDeps): Handler {
       throw new MethodNotAllowedError(`Allowed: ${ALLOWED[matched.kind].join(", ")}`);
     }
     const base = url.origin;
-    const token = url.searchParams.get("agent_token");
+    const token = requestToken(url, req.headers);
     switch (matched.kind) {
       case "root":
         return json(rootDocument(base));

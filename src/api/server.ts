@@ -9,6 +9,8 @@ export interface ServeOptions {
   log: Logger;
   /** Closing the listener when aborted. */
   signal: AbortSignal;
+  /** PEM certificate and key: serve HTTPS (spec 01 §8). */
+  tls?: { cert: string; key: string } | null;
 }
 
 export interface ServedApi {
@@ -23,7 +25,13 @@ export function serveApi(options: ServeOptions): ServedApi {
     hostname: options.hostname,
     port: options.port,
     signal: options.signal,
-    onListen: ({ hostname, port }) => options.log.info("agent API listening", { hostname, port }),
+    ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
+    onListen: ({ hostname, port }) =>
+      options.log.info("agent API listening", {
+        hostname,
+        port,
+        protocol: options.tls ? "https" : "http",
+      }),
     onError: (err) => {
       options.log.error("unhandled error in the API server", { error: String(err) });
       return new Response(

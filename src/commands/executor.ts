@@ -50,12 +50,15 @@ export class CommandRecord {
   }
 
   succeed(result: unknown): void {
+    // A record is settled once: a command that ends after it was interrupted claims nothing.
+    if (this.status !== "RUNNING") return;
     this.status = "SUCCEEDED";
     this.result = result;
     this.#resolve();
   }
 
   fail(err: AgentError): void {
+    if (this.status !== "RUNNING") return;
     this.status = err instanceof VersionMismatch ? "CLEAN_VERSION_MISMATCH" : "FAILED";
     this.error = err.toErrorObject();
     this.result = null;
@@ -111,6 +114,24 @@ export class CommandExecutor {
     this.#log = options.log ?? rootLog;
     this.#onAsyncDone = options.onAsyncDone ?? (() => {});
     this.#signal = options.signal ?? new AbortController().signal;
+    this.#signal.addEventListener("abort", () => this.#interrupt(), { once: true });
+  }
+
+  /**
+   * The agent is shutting down (SIGTERM): a command still running is recorded as FAILED at once,
+   * so neither the log nor a late result can claim it succeeded.
+   */
+  #interrupt(): void {
+    const record = this.running();
+    if (!record) return;
+    const reason = String(this.#signal.reason ?? "shutdown");
+    record.fail(
+      new CommandExecutionError(`Command interrupted: the agent is shutting down (${reason})`),
+    );
+    this.#log.with({ command: record.name, command_id: record.id }).error(
+      "command interrupted by shutdown",
+      { status: record.status, reason },
+    );
   }
 
   /** Every result, oldest first. Never pruned (spec 02 §6.2). */
@@ -201,6 +222,7 @@ export class CommandExecutor {
         signal: this.#signal,
         progress: (report) => (record.progress = report),
       });
+      if (record.status !== "RUNNING") return; // interrupted meanwhile; already reported
       record.succeed(normaliseResult(value, record.name, spec.async));
       log.info("command succeeded", { seconds: ((performance.now() - started) / 1000).toFixed(3) });
     } catch (err) {
@@ -208,6 +230,7 @@ export class CommandExecutor {
         err,
         (details, cause) => new CommandExecutionError(details, { cause }),
       );
+      if (record.status !== "RUNNING") return;
       record.fail(error);
       log.error("command failed", { status: record.status, error: error.message });
     }

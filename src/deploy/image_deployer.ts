@@ -1,15 +1,14 @@
 /**
  * `standby.prepare_image` (spec 08 §2), shared with the generic manager's `write_image` step.
  *
- * This agent streams every accepted image: raw (and GPT, written exactly like raw) whole-disk
- * images go from the HTTP response through the checksum onto the install device. The formats
- * that need conversion, partition images and config drives come with issue #5 and are refused
- * before anything is written.
+ * This agent streams every accepted image: whole-disk images go from the HTTP response through
+ * the checksum, format inspection and (for qcow2 and compressed images) a streaming decoder onto
+ * the install device (`src/image/image_pipeline.ts`). Partition images and config drives are
+ * refused before anything is written (TODO(#5)).
  */
-import { InvalidCommandParamsError, InvalidImage } from "../api/errors.ts";
+import { InvalidCommandParamsError } from "../api/errors.ts";
 import type { Config } from "../config.ts";
 import type { Dispatcher, ImageDeployer } from "../hardware/manager.ts";
-import { fetchImageHead, sniffFormat } from "../image/format_sniff.ts";
 import {
   fixGpt,
   type ImageInfo,
@@ -22,8 +21,11 @@ import type { Logger } from "../log.ts";
 import { assertMayWrite } from "../system/fence.ts";
 import type { Runner } from "../system/run.ts";
 
-/** Formats streamed as bytes: the conductor's `disk_format`, or null when it does not know. */
-const STREAMABLE_FORMATS = new Set(["raw", "gpt"]);
+/**
+ * Declared formats this agent can stream (the content is inspected again on the stream): the
+ * conductor's `disk_format`, or null when it does not know.
+ */
+const STREAMABLE_FORMATS = new Set(["raw", "gpt", "qcow2", "iso", "unknown"]);
 
 export interface ImageDeployerOptions {
   runner: Runner;
@@ -38,7 +40,7 @@ export interface AgentImageDeployer extends ImageDeployer {
 }
 
 function checkDeployable(info: ImageInfo, configdrive: unknown): void {
-  // TODO(#5): config drives, partition images, qcow2 and compressed images.
+  // TODO(#5): config drives and partition images.
   if (configdrive) {
     throw new InvalidCommandParamsError(
       `Cannot deploy image ${info.id}: config drives are not supported by this agent yet`,
@@ -53,45 +55,20 @@ function checkDeployable(info: ImageInfo, configdrive: unknown): void {
   if (format !== null && !STREAMABLE_FORMATS.has(format)) {
     throw new InvalidCommandParamsError(
       `Cannot deploy image ${info.id}: image_info.disk_format "${format}" is not supported by ` +
-        `this agent yet (supported: raw, gpt)`,
+        `this agent yet (supported: raw, gpt, qcow2, iso)`,
     );
   }
 }
 
-/**
- * Refuses, before anything is written, an image whose content is not raw or whose format is not
- * permitted (GPT content counts as raw, spec 08 §6.1 recommendation).
- */
-async function checkContent(
-  info: ImageInfo,
-  config: Config,
-  log: Logger,
-  signal: AbortSignal,
-): Promise<void> {
-  const url = info.urls[0]!;
-  let head: Uint8Array;
+/** Size of `device` in bytes (`blockdev --getsize64`), or null when it cannot be read. */
+async function deviceBytes(runner: Runner, device: string, log: Logger): Promise<number | null> {
   try {
-    head = await fetchImageHead(url, {
-      timeoutMs: config.imageDownloadConnectionTimeout * 1000,
-      signal,
-    });
+    const out = await runner.run("blockdev", ["--getsize64", device], { timeoutMs: 30_000 });
+    const size = Number(out.stdout.trim());
+    return Number.isSafeInteger(size) && size > 0 ? size : null;
   } catch (err) {
-    // The download itself retries and reports; here only a refusal by content matters.
-    log.warn("could not read the start of the image to check its format", { error: err });
-    return;
-  }
-  const detected = sniffFormat(head);
-  if (detected !== "raw") {
-    throw new InvalidImage(
-      `Image ${info.id} is ${detected} (declared ${info.disk_format ?? "unknown"}); this agent ` +
-        "writes raw and GPT whole-disk images only",
-    );
-  }
-  const permitted = config.permittedImageFormats;
-  if (!permitted.includes("raw") && !permitted.includes("gpt")) {
-    throw new InvalidImage(
-      `Detected image format was raw, but only ${permitted.join(", ")} are allowed`,
-    );
+    log.warn("could not read the device size", { device, error: err });
+    return null;
   }
 }
 
@@ -114,7 +91,6 @@ export function createImageDeployer(options: ImageDeployerOptions): AgentImageDe
       assertMayWrite(config, device, "write an image to");
       log.info("writing image", { device, disk_format: info.disk_format ?? null });
       partitionUuids = {};
-      await checkContent(info, config, log, request.signal);
       const written = await streamImageToDevice({
         imageInfo: info,
         device,
@@ -135,6 +111,11 @@ export function createImageDeployer(options: ImageDeployerOptions): AgentImageDe
         },
         signal: request.signal,
         onProgress: (p) => request.progress({ ...p }),
+        deviceBytes: await deviceBytes(runner, device, log),
+        formats: {
+          permitted: config.permittedImageFormats,
+          deep: !config.disableDeepImageInspection,
+        },
       });
       // A failed GPT repair is logged, not fatal (spec 08 §6.3).
       await fixGpt(runner, device).catch((err) => log.warn("could not fix GPT", { error: err }));

@@ -13,12 +13,16 @@ export interface FakeRunner extends Runner {
   readonly calls: string[];
 }
 
-/** Answers for the sysfs helpers when a test has nothing recorded: files and links absent. */
+/**
+ * Answers for the sysfs helpers when a test has nothing recorded: files and links absent, and
+ * no partition table on disk for `partx`.
+ */
 export function emptySysfs(_line: string, cmd: string): Reply | undefined {
   if (cmd === "grep") return { code: 2, stdout: "" };
   if (cmd === "find") return { code: 1, stdout: "" };
   if (cmd === "readlink") return { code: 1, stdout: "" };
   if (cmd === "udevadm") return "";
+  if (cmd === "partx") return { code: 1, stdout: "" }; // no partition table
   return undefined;
 }
 

@@ -91,7 +91,7 @@ function machine(devices: FakeDevice[], virtualMedia: string | null = "/dev/sde"
         })
         .join("");
     }
-    if (line === "readlink -f -- /dev/disk/by-label/ir-vfd-dev") {
+    if (line === "readlink -e -- /dev/disk/by-label/ir-vfd-dev") {
       return virtualMedia ? `${virtualMedia}\n` : { code: 1, stdout: "" };
     }
     if (line.startsWith("blockdev --getss")) return "512\n";
@@ -141,7 +141,7 @@ Deno.test("eraseDevicesMetadata() wipes partitions before their disks, skipping 
   ]);
   // The full sequence for one device.
   const forSda = runner.calls.filter((c) => / \/dev\/sda$|of=\/dev\/sda /.test(c));
-  assert.deepEqual(forSda.filter((c) => !c.startsWith("lsblk") && !c.startsWith("blkid")), [
+  assert.deepEqual(forSda.filter((c) => !/^(lsblk|blkid|partx)\b/.test(c)), [
     "wipefs --force --all /dev/sda",
     "blockdev --getss /dev/sda",
     "blockdev --getsize64 /dev/sda",

@@ -92,5 +92,16 @@ export async function probeDevice(runner: Runner, device: string): Promise<Probe
     });
     mergeBlkid(entry, result.stdout);
   }
+  // The kernel (and so lsblk) may not know a disk's partitions yet (no partition scan, udev
+  // still busy): read the table itself too, so a protected partition is seen regardless.
+  const table = await runner.run("partx", ["-g", "-o", "TYPE,UUID", "--show", device], {
+    timeoutMs: 60_000,
+    okCodes: [0, 1], // 1: no partition table
+  });
+  const self = entries[0]!;
+  for (const id of table.stdout.split(/\s+/)) {
+    const value = lower(id);
+    if (value) self.ids.push(value);
+  }
   return entries;
 }

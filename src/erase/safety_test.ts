@@ -71,6 +71,7 @@ Deno.test("probeDevice() sees a VMFS partition through blkid when udev has nothi
       ];
       return file ? testdata(`udev/blkid-${file}.txt`) : { code: 2, stdout: "" };
     }
+    if (cmd === "partx") return { code: 1 };
     return undefined;
   });
   const entries = await probeDevice(runner, "/dev/loop2");
@@ -79,6 +80,7 @@ Deno.test("probeDevice() sees a VMFS partition through blkid when udev has nothi
     "blkid -p -o export /dev/loop2",
     "blkid -p -o export /dev/loop2p1",
     "blkid -p -o export /dev/loop2p2",
+    "partx -g -o TYPE,UUID --show /dev/loop2",
   ]);
   assert.deepEqual(entries.map((e) => e.fsTypes), [[], [], ["gfs2"]]);
   assert.ok(entries[1]!.ids.includes("aa31e02a-400f-11db-9590-000c2911d1b8"));

@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Runner } from "../system/run.ts";
 import type { BlockDevice, Inventory, NetworkInterface } from "../inventory/types.ts";
+import type { DeviceEraseReport, EraseBlockDeviceContext } from "../erase/block_device.ts";
 
 /** Support levels (spec 04 §2); larger values are allowed for site managers. */
 export const SupportLevel = {
@@ -86,6 +87,12 @@ export interface Capabilities {
   listHardwareInfo(): Promise<Inventory>;
   /** Removes partition tables and signatures from every erasable device (spec 09 §3). */
   eraseDevicesMetadata(node: Node, log: Logger): Promise<void>;
+  /** Erases one whole disk for `erase_devices` (spec 09 §2.1); reports the method used. */
+  eraseBlockDevice(
+    node: Node,
+    device: BlockDevice,
+    ctx: EraseBlockDeviceContext,
+  ): Promise<DeviceEraseReport | null>;
   /** Flushes caches before power-off (spec 03 §3.4). */
   fullSync(): Promise<void>;
   /** Waits for a usable disk at start-up (spec 04 §9). */

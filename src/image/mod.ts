@@ -1,7 +1,8 @@
 /**
  * Image deployment (spec 08): what `standby.prepare_image` uses from this folder.
  *
- * Tools run through the Runner: `dd` (device write), `od` (disk identifier), `parted`,
+ * Tools run through the Runner: `dd` (device write), `xz`/`zstd` (decompression), `blockdev`
+ * (device size), `od` (disk identifier), `parted`,
  * `partprobe`, `udevadm`, `sgdisk` (partition table).
  */
 export {

@@ -14,7 +14,9 @@
  */
 import { ImageChecksumError, ImageWriteError } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
-import { type Runner, ToolError } from "../system/run.ts";
+import { type PipedProcess, type Runner, ToolError } from "../system/run.ts";
+import type { ByteSink } from "./byte_sink.ts";
+import { createImagePipeline } from "./image_pipeline.ts";
 import { withAttempts } from "./attempts.ts";
 import {
   digestsMatch,
@@ -65,6 +67,10 @@ export interface StreamImageOptions {
   signal?: AbortSignal;
   /** Progress, at most once a second while data flows, and once when the write is done. */
   onProgress?: (progress: Progress) => void;
+  /** Size of `device` in bytes, so a qcow2 image too large for it is refused before writing. */
+  deviceBytes?: number | null;
+  /** Permitted formats and whether deep inspection is on (default: raw, gpt, qcow2; on). */
+  formats?: { permitted: readonly string[]; deep: boolean };
 }
 
 export interface StreamImageResult {
@@ -78,6 +84,40 @@ export interface StreamImageResult {
   url: string;
   /** How many whole attempts it took. */
   attempts: number;
+  /** The detected content format (raw, gpt, iso, qcow2) and compression, if any. */
+  format: string | null;
+  compression: string | null;
+}
+
+/** Formats permitted when the caller does not say (the agent's own default). */
+const DEFAULT_FORMATS = { permitted: ["raw", "gpt", "qcow2"], deep: true };
+
+/** dd refused a write: it exited early. */
+class DeviceWriteError extends Error {}
+
+/** The device end of the pipeline: dd's stdin. */
+function deviceSink(proc: PipedProcess): ByteSink {
+  const writer = proc.stdin.getWriter();
+  return {
+    async write(chunk) {
+      try {
+        await writer.write(chunk);
+      } catch (err) {
+        throw new DeviceWriteError(String(err), { cause: err });
+      }
+    },
+    async close() {
+      try {
+        await writer.close();
+      } catch (err) {
+        throw new DeviceWriteError(String(err), { cause: err });
+      }
+    },
+    async abort() {
+      proc.kill();
+      await writer.abort().catch(() => {});
+    },
+  };
 }
 
 /** `dd` arguments for a streamed device write. */
@@ -156,13 +196,35 @@ async function attemptWrite(context: AttemptContext, attempt: number): Promise<S
     attempt,
   });
   const meter = new ProgressMeter({ total: image.total, log, onProgress: stream.onProgress });
-  const dd = stream.runner.pipe("dd", ddArguments(device), {
-    timeoutMs: settings.writeTimeoutMs ?? 24 * 60 * 60 * 1000,
-    signal: stream.signal,
-  });
+  let dd: PipedProcess | null = null;
   // Settles with null on success or the ToolError; never rejects, so no failure goes unobserved.
-  const outcome: Promise<unknown> = dd.done.then(() => null, (err) => err);
-  const output = dd.stdin.getWriter();
+  let outcome: Promise<unknown> = Promise.resolve(null);
+  const formats = stream.formats ?? DEFAULT_FORMATS;
+  const { sink: pipeline, choice } = createImagePipeline({
+    imageId: info.id,
+    declared: info.disk_format,
+    permitted: formats.permitted,
+    deep: formats.deep,
+    deviceBytes: stream.deviceBytes ?? null,
+    runner: stream.runner,
+    log,
+    signal: stream.signal,
+    timeoutMs: settings.writeTimeoutMs ?? 24 * 60 * 60 * 1000,
+    // Only called once the image has passed inspection: a refused image writes nothing.
+    openDevice: () => {
+      const proc = stream.runner.pipe("dd", ddArguments(device), {
+        timeoutMs: settings.writeTimeoutMs ?? 24 * 60 * 60 * 1000,
+        signal: stream.signal,
+      });
+      dd = proc;
+      outcome = proc.done.then(() => null, (err) => err);
+      return deviceSink(proc);
+    },
+  });
+  const output = new WritableStream<Uint8Array>({
+    write: (chunk) => pipeline.write(chunk),
+    close: () => pipeline.close(),
+  }).getWriter();
   using sink = new DigestingWriter(output, { algorithm: expected.algorithm });
   let downloaded = 0;
   let digest: string;
@@ -179,17 +241,22 @@ async function attemptWrite(context: AttemptContext, attempt: number): Promise<S
       throw new OutputWriteError(err);
     }
   } catch (err) {
-    if (err instanceof OutputWriteError) {
+    const cause = err instanceof OutputWriteError ? err.cause : err;
+    const proc = dd as PipedProcess | null;
+    if (cause instanceof DeviceWriteError && proc) {
       // dd closed its stdin: it has exited or is about to; its stderr says why.
-      throw writeError(device, (await ddOutcome(outcome, () => dd.kill(), 10_000)) ?? err.cause);
+      throw writeError(device, (await ddOutcome(outcome, () => proc.kill(), 10_000)) ?? cause);
     }
-    // The download failed: stop dd before it sees end-of-input and exits 0 on a partial image.
-    dd.kill();
+    // The download or a decoding stage failed: stop dd before it sees end-of-input and exits
+    // 0 on a partial image.
+    await pipeline.abort(cause).catch(() => {});
+    proc?.kill();
     await outcome;
-    throw err;
+    throw cause;
   }
   const failure = await outcome;
   if (failure) throw writeError(device, failure);
+  if (!dd) throw new ImageWriteError(`Writing image ${info.id} to ${device}: nothing was written`);
   const done = meter.complete(downloaded, sink.written);
   if (!digestsMatch(expected.value, digest)) {
     throw checksumError(info, device, expected, digest);
@@ -197,6 +264,8 @@ async function attemptWrite(context: AttemptContext, attempt: number): Promise<S
   log.info("Image written to device", {
     image: info.id,
     device,
+    format: choice.format ?? undefined,
+    compression: choice.compression ?? undefined,
     algorithm: expected.algorithm,
     digest,
     seconds: Math.round(meter.seconds * 10) / 10,
@@ -209,6 +278,8 @@ async function attemptWrite(context: AttemptContext, attempt: number): Promise<S
     seconds: meter.seconds,
     url: image.url,
     attempts: attempt,
+    format: choice.format,
+    compression: choice.compression,
   };
 }
 

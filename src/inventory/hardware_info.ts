@@ -1,46 +1,23 @@
 /**
- * The composite inventory (spec 05 §1). Each area is dispatched separately, so a custom manager
- * that overrides one piece (say, `listNetworkInterfaces`) changes only that piece (spec 04 §4).
- * An area that cannot be collected is left empty with a logged reason; it never fails the whole.
+ * The composite inventory (spec 05 §1). Disks and interfaces are dispatched separately, so a
+ * custom manager that overrides one piece (say, `listNetworkInterfaces`) changes only that piece
+ * (spec 04 §4). `lshw` runs once and feeds memory, vendor and interface speed. An area that
+ * cannot be collected is left empty with a logged reason; it never fails the whole.
  */
 import type { Dispatcher } from "../hardware/manager.ts";
 import type { Logger } from "../log.ts";
 import type { Runner } from "../system/run.ts";
 import { pathExists, readSystemFile } from "../system/sysfs.ts";
+import { collectBmc } from "./bmc.ts";
+import { collectCpu } from "./cpu.ts";
+import { type LshwNode, readLshw } from "./lshw.ts";
+import { type Memory, parseMemTotal, physicalMemoryMb } from "./memory.ts";
+import { addBiosdevnames, speedsFromLshw } from "./nic_details.ts";
+import { readDmidecodeVendor, type SystemVendor, vendorFromLshw } from "./system_vendor.ts";
 import type { Inventory } from "./types.ts";
 
-interface LscpuEntry {
-  field: string;
-  data: string | null;
-  children?: LscpuEntry[];
-}
-
-/** `lscpu -J` → the CPU object of spec 05 §3 (newer util-linux nests fields in `children`). */
-export function parseLscpu(json: string): Record<string, unknown> {
-  const fields = new Map<string, string>();
-  const walk = (entries: LscpuEntry[]) => {
-    for (const { field, data, children } of entries) {
-      fields.set(field.replace(/:$/, "").toLowerCase(), data ?? "");
-      if (children) walk(children);
-    }
-  };
-  walk((JSON.parse(json) as { lscpu: LscpuEntry[] }).lscpu);
-  const int = (key: string) => Number.parseInt(fields.get(key) ?? "0", 10) || 0;
-  return {
-    model_name: fields.get("model name") ?? "",
-    frequency: fields.get("cpu max mhz") ?? fields.get("cpu mhz") ?? "",
-    count: int("cpu(s)"),
-    architecture: fields.get("architecture") ?? "",
-    flags: (fields.get("flags") ?? "").split(/\s+/).filter(Boolean),
-    socket_count: int("socket(s)"),
-  };
-}
-
-/** `MemTotal` of /proc/meminfo in bytes. */
-export function parseMemTotal(meminfo: string): number | null {
-  const m = /^MemTotal:\s+(\d+)\s+kB/m.exec(meminfo);
-  return m ? Number(m[1]) * 1024 : null;
-}
+export { parseLscpu } from "./cpu.ts";
+export { parseMemTotal } from "./memory.ts";
 
 /** The MAC in `BOOTIF=01-aa-bb-...` (PXE) or `BOOTIF=aa:bb:...` (virtual media). */
 export function parseBootif(cmdline: string): string | null {
@@ -72,41 +49,77 @@ async function area<T>(
   }
 }
 
+const EMPTY_VENDOR: SystemVendor = {
+  product_name: "",
+  serial_number: "",
+  manufacturer: "",
+  firmware: { vendor: "", version: "", build_date: "" },
+};
+
 export async function collectHardwareInfo(options: HardwareInfoOptions): Promise<Inventory> {
   const { runner, log, managers } = options;
-  const interfaces = await area(
-    log,
-    "interfaces",
-    [],
-    () => managers.dispatch("listNetworkInterfaces"),
-  );
-  const cpu = await area(
-    log,
-    "cpu",
-    {},
-    async () => parseLscpu((await runner.run("lscpu", ["-J"], { timeoutMs: 10_000 })).stdout),
-  );
-  const disks = await area(log, "disks", [], () => managers.dispatch("listBlockDevices"));
-  const memory = await area<Record<string, unknown>>(log, "memory", {}, async () => ({
-    total: parseMemTotal((await readSystemFile(runner, "/proc/meminfo")) ?? ""),
-    physical_mb: null,
-  }));
-  const boot = await area<Record<string, unknown>>(log, "boot", {}, async () => {
-    const cmdline = (await readSystemFile(runner, options.cmdlinePath)) ?? "";
-    return {
-      current_boot_mode: (await pathExists(runner, "/sys/firmware/efi")) ? "uefi" : "bios",
-      pxe_interface: parseBootif(cmdline),
-    };
+  const lshw = await area<LshwNode | null>(log, "lshw data", null, () => readLshw(runner));
+  const interfaces = await area(log, "interfaces", [], async () => {
+    const nics = await managers.dispatch("listNetworkInterfaces");
+    const speeds = lshw ? speedsFromLshw(lshw) : new Map<string, number>();
+    for (const nic of nics) nic.speed_mbps ??= speeds.get(nic.name) ?? null;
+    await addBiosdevnames(runner, log, nics);
+    return nics;
   });
-  return {
+  const cpu = await area(log, "cpu", {
+    model_name: "",
+    frequency: "",
+    count: 0,
+    architecture: "",
+    flags: [],
+    socket_count: 0,
+  }, () => collectCpu(runner));
+  const disks = await area(log, "disks", [], () => managers.dispatch("listBlockDevices"));
+  const memory: Memory = {
+    total: await area(
+      log,
+      "memory.total",
+      null,
+      async () => parseMemTotal((await readSystemFile(runner, "/proc/meminfo")) ?? ""),
+    ),
+    physical_mb: lshw ? physicalMemoryMb(lshw, log) : null,
+  };
+  if (!lshw) log.warn("inventory: no lshw data; memory.physical_mb is null");
+  const bmc = await area(
+    log,
+    "BMC addresses",
+    { bmc_address: null, bmc_v6address: null },
+    () => collectBmc(runner, log),
+  );
+  const systemVendor = await area(
+    log,
+    "system_vendor",
+    EMPTY_VENDOR,
+    () => lshw ? Promise.resolve(vendorFromLshw(lshw)) : readDmidecodeVendor(runner),
+  );
+  const boot = await area<Inventory["boot"]>(
+    log,
+    "boot",
+    { current_boot_mode: "bios", pxe_interface: null },
+    async () => {
+      const cmdline = (await readSystemFile(runner, options.cmdlinePath)) ?? "";
+      return {
+        current_boot_mode: (await pathExists(runner, "/sys/firmware/efi")) ? "uefi" : "bios",
+        pxe_interface: parseBootif(cmdline),
+      };
+    },
+  );
+  const inventory: Inventory = {
     interfaces,
     cpu,
     disks: disks.map(({ uuid: _u, partuuid: _p, type: _t, serials: _s, wwns: _w, ...d }) => d),
     memory,
-    bmc_address: null,
-    bmc_v6address: null,
-    system_vendor: { product_name: "", serial_number: "", manufacturer: "" },
+    bmc_address: bmc.bmc_address,
+    bmc_v6address: bmc.bmc_v6address,
+    system_vendor: systemVendor,
     boot,
     hostname: Deno.hostname(),
   };
+  if (bmc.bmc_mac) inventory.bmc_mac = bmc.bmc_mac;
+  return inventory;
 }

@@ -1,4 +1,7 @@
 /** Inventory records as serialised on the wire (spec 05). */
+import type { Cpu } from "./cpu.ts";
+import type { Memory } from "./memory.ts";
+import type { SystemVendor } from "./system_vendor.ts";
 
 /** A disk (or, in partition listings, a partition or md device): spec 05 §5. */
 export interface BlockDevice {
@@ -43,16 +46,16 @@ export interface NetworkInterface {
   driver: string | null;
 }
 
-/** The top-level inventory (spec 05 §1); areas not collected yet stay loosely typed. */
+/** The top-level inventory (spec 05 §1). */
 export interface Inventory {
   interfaces: NetworkInterface[];
-  cpu: Record<string, unknown>;
+  cpu: Cpu;
   disks: BlockDevice[];
-  memory: Record<string, unknown>;
+  memory: Memory;
   bmc_address: string | null;
   bmc_v6address: string | null;
   bmc_mac?: string;
-  system_vendor: Record<string, unknown>;
-  boot: Record<string, unknown>;
+  system_vendor: SystemVendor;
+  boot: { current_boot_mode: "uefi" | "bios"; pxe_interface: string | null };
   hostname: string;
 }

@@ -19,6 +19,8 @@ export interface RunOptions {
   okCodes?: readonly number[];
   /** Abort the tool (e.g. agent shutdown). */
   signal?: AbortSignal;
+  /** `pipe` only: hand stdout to the caller as a stream (decompressors) instead of collecting it. */
+  streamStdout?: boolean;
 }
 
 export interface RunResult {
@@ -30,6 +32,8 @@ export interface RunResult {
 /** A process whose stdin the caller streams into (image writes). */
 export interface PipedProcess {
   readonly stdin: WritableStream<Uint8Array>;
+  /** Standard output, when `streamStdout` was set (`done` then carries an empty stdout). */
+  readonly stdout?: ReadableStream<Uint8Array>;
   /** Settles when the process exits; rejects like `run` on failure or timeout. */
   readonly done: Promise<RunResult>;
   /** Kills the process. */
@@ -82,6 +86,31 @@ function failure(
   return new ToolError({ command: line, exitCode: code, stderr, stdout }, reason);
 }
 
+/** Seconds a timed-out or aborted tool gets between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+
+/**
+ * Deno's `signal` option only sends SIGTERM; a tool that ignores it (a hung `dd` in D state
+ * aside) would outlive its timeout. Escalate to SIGKILL after a grace period.
+ */
+function killAfterGrace(child: Deno.ChildProcess, signal: AbortSignal): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const escalate = () => {
+    timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }, KILL_GRACE_MS);
+  };
+  signal.addEventListener("abort", escalate, { once: true });
+  child.status.finally(() => {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", escalate);
+  });
+}
+
 function spawn(cmd: string, args: readonly string[], options: RunOptions, stdin: "piped" | "null") {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -97,6 +126,7 @@ function spawn(cmd: string, args: readonly string[], options: RunOptions, stdin:
       stderr: "piped",
       signal,
     }).spawn();
+    killAfterGrace(child, signal);
     return { child, line, timeout, timeoutMs };
   } catch (err) {
     throw new ToolError({ command: line, exitCode: null, stderr: "" }, `could not start: ${err}`, {
@@ -120,6 +150,24 @@ async function finish(
     throw failure(line, out.code, stdout, stderr, timeout.aborted, timeoutMs);
   }
   return { code: out.code, stdout, stderr };
+}
+
+/** Like `finish`, for a child whose stdout the caller reads. */
+async function finishStreamed(
+  child: Deno.ChildProcess,
+  line: string,
+  timeout: AbortSignal,
+  timeoutMs: number,
+  okCodes: readonly number[],
+): Promise<RunResult> {
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+  ]);
+  if (!okCodes.includes(status.code) || status.signal !== null) {
+    throw failure(line, status.code, "", stderr, timeout.aborted, timeoutMs);
+  }
+  return { code: status.code, stdout: "", stderr };
 }
 
 /** The real runner, backed by `Deno.Command`. */
@@ -146,9 +194,13 @@ export const systemRunner: Runner = {
 
   pipe(cmd, args, options = {}) {
     const { child, line, timeout, timeoutMs } = spawn(cmd, args, options, "piped");
+    const okCodes = options.okCodes ?? [0];
     return {
       stdin: child.stdin,
-      done: finish(child, line, timeout, timeoutMs, options.okCodes ?? [0]),
+      stdout: options.streamStdout ? child.stdout : undefined,
+      done: options.streamStdout
+        ? finishStreamed(child, line, timeout, timeoutMs, okCodes)
+        : finish(child, line, timeout, timeoutMs, okCodes),
       kill() {
         try {
           child.kill("SIGKILL");

@@ -51,9 +51,12 @@ export async function listDirectory(runner: Runner, dir: string): Promise<string
   return result.stdout.split("\n").filter((name) => name !== "").sort();
 }
 
-/** The canonical target of a link, or null when it does not resolve. */
+/**
+ * The canonical target of a link, or null when it does not resolve. `-e`, not `-f`: `-f` prints a
+ * path even when the last component is missing (`/sys/class/net/ifb0/device` of a virtual NIC).
+ */
 export async function resolveLink(runner: Runner, path: string): Promise<string | null> {
-  const result = await runner.run("readlink", ["-f", "--", path], {
+  const result = await runner.run("readlink", ["-e", "--", path], {
     timeoutMs: 10_000,
     okCodes: [0, 1],
   });

@@ -174,6 +174,33 @@ async function rawWrite() {
   }
 }
 
+/** poll.get_hardware_info (median of 3) next to the main tools it runs, run directly. */
+async function inventory() {
+  await using agent = await startStandaloneAgent();
+  const agentMs: number[] = [];
+  const toolsMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    const { body } = await agent.command("poll.get_hardware_info", {});
+    if (body.command_status !== "SUCCEEDED") throw new Error("get_hardware_info failed");
+    agentMs.push(performance.now() - start);
+    let tools = 0;
+    for (const line of ["lshw -quiet -json", "lscpu -J", "lsblk -bia --json", "ip -j addr"]) {
+      const [cmd, ...args] = line.split(" ");
+      const t0 = performance.now();
+      await new Deno.Command(cmd!, { args, stdout: "null", stderr: "null" }).output();
+      tools += performance.now() - t0;
+    }
+    toolsMs.push(tools);
+  }
+  rows.push({
+    metric: "poll.get_hardware_info (full inventory)",
+    value: `${median(agentMs).toFixed(0)} ms`,
+    baseline: `${median(toolsMs).toFixed(0)} ms (lshw+lscpu+lsblk+ip)`,
+    ratio: (median(agentMs) / median(toolsMs)).toFixed(2),
+  });
+}
+
 function printTable() {
   const keys = ["metric", "value", "baseline", "ratio"] as const;
   const headers: Row = { metric: "metric", value: "agent", baseline: "baseline", ratio: "ratio" };
@@ -189,5 +216,6 @@ function printTable() {
 
 await startupAndMemory();
 await latencies();
+await inventory();
 await rawWrite();
 printTable();

@@ -22,6 +22,12 @@ export interface AgentOptions {
   logFile: string;
   /** Extra agent flags, after the standard ones. */
   extraArgs?: readonly string[];
+  /**
+   * Automatic TLS (spec 01 §8): the agent serves HTTPS with a generated certificate and sends it
+   * as `agent_verify_ca`. Off by default (`--no-enable-auto-tls`), so the other tests stay on
+   * plain HTTP.
+   */
+  autoTls?: boolean;
   /** SIGTERM-to-SIGKILL bound when stopping; 5 s. */
   stopGraceMs?: number;
 }
@@ -29,7 +35,7 @@ export interface AgentOptions {
 export interface AgentProcess extends AsyncDisposable {
   readonly pid: number;
   readonly port: number;
-  /** `http://127.0.0.1:<port>`, what the agent advertises. */
+  /** `http(s)://127.0.0.1:<port>`, what the agent advertises. */
   readonly url: string;
   readonly logFile: string;
   readonly stateDir: string;
@@ -44,7 +50,7 @@ export interface AgentProcess extends AsyncDisposable {
 
 /** The agent command line for one boot (without the `deno` executable). */
 export function agentArgs(
-  options: Pick<AgentOptions, "apiUrl" | "blockDevices" | "extraArgs">,
+  options: Pick<AgentOptions, "apiUrl" | "blockDevices" | "extraArgs" | "autoTls">,
   boot: { port: number; stateDir: string; cmdlinePath: string },
 ): string[] {
   return [
@@ -72,6 +78,7 @@ export function agentArgs(
     "--disk-wait-attempts",
     "0",
     "--debug",
+    ...(options.autoTls ? [] : ["--no-enable-auto-tls"]),
     ...(options.extraArgs ?? []),
   ];
 }
@@ -125,7 +132,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
   return {
     pid: child.pid,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.autoTls ? "https" : "http"}://127.0.0.1:${port}`,
     logFile: options.logFile,
     stateDir,
     args,

@@ -1,0 +1,44 @@
+/**
+ * Test images built with the real tools (qemu-img, gzip, xz, zstd, genisoimage) in a temporary
+ * directory removed on dispose.
+ */
+
+export interface ImageDir extends AsyncDisposable {
+  readonly dir: string;
+  /** Runs a tool in the directory; throws with its stderr on failure. */
+  tool(cmd: string, args: string[]): Promise<void>;
+  path(name: string): string;
+  read(name: string): Promise<Uint8Array>;
+}
+
+export async function imageDir(): Promise<ImageDir> {
+  const dir = await Deno.makeTempDir({ prefix: "agent-formats-" });
+  return {
+    dir,
+    async tool(cmd, args) {
+      const out = await new Deno.Command(cmd, { args, cwd: dir, stdout: "piped", stderr: "piped" })
+        .output();
+      if (!out.success) {
+        throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+      }
+    },
+    path: (name) => `${dir}/${name}`,
+    read: (name) => Deno.readFile(`${dir}/${name}`),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Random bytes with a zeroed hole in the middle, so a qcow2 of it has unallocated clusters. */
+export function sparseContent(size: number, hole: { start: number; length: number }): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let offset = 0; offset < size; offset += 65536) {
+    crypto.getRandomValues(bytes.subarray(offset, Math.min(offset + 65536, size)));
+  }
+  bytes.fill(0, hole.start, hole.start + hole.length);
+  // No MBR signature: the content is plain raw.
+  bytes[510] = 0;
+  bytes[511] = 0;
+  return bytes;
+}
