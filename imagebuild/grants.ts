@@ -16,7 +16,10 @@ type Grant = boolean | string[];
 export type PermissionSet = Partial<Record<Kind, Grant | { allow?: Grant; deny?: Grant }>>;
 
 /** Reads permission set `name` from a deno.json file. */
-export async function readPermissionSet(denoJsonPath: string, name: string): Promise<PermissionSet> {
+export async function readPermissionSet(
+  denoJsonPath: string,
+  name: string,
+): Promise<PermissionSet> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await Deno.readTextFile(denoJsonPath));

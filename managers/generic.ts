@@ -6,9 +6,12 @@
  */
 import { z } from "zod";
 import { DeviceNotFound } from "../src/api/errors.ts";
+import { burninSteps } from "../src/burnin/steps.ts";
 import { eraseDevicesMetadata } from "../src/erase/metadata.ts";
 import { eraseBlockDevice } from "../src/erase/block_device.ts";
 import { eraseDevices } from "../src/erase/devices.ts";
+import { eraseDevicesExpress } from "../src/erase/express.ts";
+import { erasePstore } from "../src/erase/pstore.ts";
 import type {
   HardwareManager,
   ManagerContext,
@@ -16,16 +19,52 @@ import type {
   StepDefinition,
 } from "../src/hardware/manager.ts";
 import { SupportLevel } from "../src/hardware/manager.ts";
+import { assertValidNodeHints } from "../src/hints/command_validation.ts";
 import { findOsInstallDevice } from "../src/hints/install_device.ts";
 import { listBlockDevices } from "../src/inventory/block_devices.ts";
 import { collectHardwareInfo } from "../src/inventory/hardware_info.ts";
 import { listNetworkInterfaces } from "../src/inventory/network.ts";
+import { cleanUefiNvram, compilePatterns } from "../src/uefi/nvram.ts";
+import { applyConfiguration } from "../src/raid/apply.ts";
+import { createConfiguration, type RaidOptions } from "../src/raid/create.ts";
+import { deleteConfiguration } from "../src/raid/delete.ts";
+import { createRaidState } from "../src/raid/state.ts";
+import { protectedRaidDevices } from "../src/raid/arrays.ts";
+import { getSkipList } from "../src/hints/skip_list.ts";
+
+function volumeNamesOrNone(node: Node): readonly string[] {
+  try {
+    return getSkipList(node).volumeNames;
+  } catch {
+    return [];
+  }
+}
 
 export default function createGenericManager(ctx: ManagerContext): HardwareManager {
   const { runner, log, config, managers } = ctx;
 
+  // Software RAID created in this boot steers install-device selection (spec 07 §4).
+  const raidState = createRaidState();
+  function raidOptions(step: { node: Node; log: typeof log }): RaidOptions {
+    return {
+      runner,
+      log: step.log,
+      node: step.node,
+      onlyBlockDevices: config.onlyBlockDevices,
+      fence: config,
+      state: raidState,
+    };
+  }
+
   async function getOsInstallDevice(node: Node | null): Promise<string> {
+    if (raidState.rootVolume) {
+      log.info("Installing onto the software RAID root volume created in this boot", {
+        device: raidState.rootVolume,
+      });
+      return raidState.rootVolume;
+    }
     const device = await findOsInstallDevice(runner, {
+      excludeDevices: raidState.otherDevices,
       log,
       node,
       onlyBlockDevices: config.onlyBlockDevices,
@@ -64,6 +103,107 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
       },
     },
     {
+      step: "erase_devices_express",
+      interface: "deploy",
+      clean: { priority: 0, abortable: true },
+      run(step) {
+        return eraseDevicesExpress({
+          runner,
+          log: step.log,
+          node: step.node,
+          onlyBlockDevices: config.onlyBlockDevices,
+          guardSpecialFilesystems: config.guardSpecialFilesystems,
+          fence: config,
+          signal: step.signal,
+        });
+      },
+    },
+    {
+      step: "erase_pstore",
+      interface: "deploy",
+      clean: { priority: 0, abortable: true },
+      async run(step) {
+        await erasePstore(runner, { log: step.log, protectHost: config.protectHost });
+        return null;
+      },
+    },
+    {
+      step: "clean_uefi_nvram",
+      interface: "deploy",
+      clean: { priority: 0, abortable: true },
+      deploy: { priority: 0 },
+      argsinfo: {
+        match_patterns: {
+          description: "A list of regular expressions to match against UEFI boot record " +
+            "device paths; matching records are removed. Default: ^HD\\(, shim.*\\.efi, " +
+            "grub.*\\.efi (case-insensitive search).",
+          required: false,
+        },
+      },
+      args: z.looseObject({
+        // Bounded: the patterns come from the request and run against every NVRAM entry.
+        match_patterns: z.array(z.string().max(256)).max(32).nullable().optional(),
+      }).superRefine((args, ctx) => {
+        try {
+          compilePatterns(args.match_patterns ?? []);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", path: ["match_patterns"], message: String(err) });
+        }
+      }),
+      async run(step) {
+        await cleanUefiNvram(runner, {
+          log: step.log,
+          protectHost: config.protectHost,
+          matchPatterns: step.args.match_patterns as string[] | null | undefined,
+        });
+        return null;
+      },
+    },
+    {
+      step: "delete_configuration",
+      interface: "raid",
+      clean: { priority: 0, abortable: true },
+      service: { priority: 0, abortable: true },
+      async run(step) {
+        await deleteConfiguration(raidOptions(step));
+        return null;
+      },
+    },
+    {
+      step: "create_configuration",
+      interface: "raid",
+      clean: { priority: 0, abortable: true },
+      service: { priority: 0, abortable: true },
+      run(step) {
+        return createConfiguration(raidOptions(step), step.node.target_raid_config);
+      },
+    },
+    {
+      step: "apply_configuration",
+      interface: "raid",
+      deploy: { priority: 0 },
+      service: { priority: 0 },
+      argsinfo: {
+        raid_config: { description: "The RAID configuration to apply.", required: true },
+        delete_existing: {
+          description: "Setting this to 'True' indicates to delete existing RAID " +
+            "configuration prior to creating the new configuration. Default value is 'True'.",
+          required: false,
+        },
+      },
+      args: z.looseObject({
+        raid_config: z.record(z.string(), z.unknown()),
+        delete_existing: z.boolean().optional(),
+      }),
+      run(step) {
+        return applyConfiguration(
+          raidOptions(step),
+          step.args.raid_config,
+          step.args.delete_existing !== false,
+        );
+      },
+    },
+    {
       step: "write_image",
       interface: "deploy",
       deploy: { priority: 0 },
@@ -72,6 +212,9 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
         image_info: z.record(z.string(), z.unknown()),
         configdrive: z.string().nullable().optional(),
       }),
+      validate(_args, node) {
+        assertValidNodeHints(node, "write the image");
+      },
       async run(step) {
         const message = await ctx.images.prepareImage({
           node: step.node,
@@ -85,6 +228,7 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
         return { result: `prepare_image: ${message}` };
       },
     },
+    ...burninSteps({ runner, fence: config, managers }),
   ];
 
   return {
@@ -106,7 +250,7 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
       getOsInstallDevice,
       listHardwareInfo: () =>
         collectHardwareInfo({ runner, log, managers, cmdlinePath: config.cmdlinePath }),
-      eraseDevicesMetadata: (node, stepLog) =>
+      eraseDevicesMetadata: async (node, stepLog) =>
         eraseDevicesMetadata({
           runner,
           log: stepLog,
@@ -114,6 +258,12 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           onlyBlockDevices: config.onlyBlockDevices,
           guardSpecialFilesystems: config.guardSpecialFilesystems,
           fence: config,
+          // RAID volumes the skip list keeps by name (spec 12 §5); an invalid skip list is
+          // reported by eraseDevicesMetadata itself.
+          excludeDevices: await protectedRaidDevices(runner, {
+            onlyBlockDevices: config.onlyBlockDevices,
+            protectedNames: volumeNamesOrNone(node),
+          }),
         }),
       eraseBlockDevice: (node, device, eraseCtx) =>
         eraseBlockDevice(runner, node, device, eraseCtx),

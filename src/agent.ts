@@ -16,6 +16,7 @@ import type { Config } from "./config.ts";
 import { createImageDeployer } from "./deploy/image_deployer.ts";
 import { HardwareManagers } from "./hardware/dispatch.ts";
 import { loadManagers } from "./hardware/loader.ts";
+import { runStartupInspection } from "./inspection/startup.ts";
 import type { Node } from "./hardware/manager.ts";
 import {
   findAdvertiseHost,
@@ -28,9 +29,11 @@ import {
 import { addSecret, type Logger } from "./log.ts";
 import { createHostControl } from "./system/host.ts";
 import type { Runner } from "./system/run.ts";
+import { rescueCommands, rescuePaths } from "./commands/rescue.ts";
 import { pathExists } from "./system/sysfs.ts";
 import { type AgentTls, chooseTls, staticTls } from "./tls/agent_tls.ts";
 import { AGENT_VERSION } from "./version.ts";
+import { manageUefi } from "./uefi/boot_entries.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -61,8 +64,9 @@ function randomToken(): string {
     .replace(/=+$/, "");
 }
 
-/** Resolves only when `signal` aborts. */
+/** Resolves only when `signal` aborts (at once if it already has: no listener would fire). */
 function idle(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) =>
     signal.addEventListener("abort", () => resolve(), { once: true })
   );
@@ -101,6 +105,8 @@ export class Agent {
   readonly #runner: Runner;
   readonly #log: Logger;
   readonly #signal: AbortSignal;
+  /** SIGTERM/SIGINT only: what ends the idling of a locked-down agent. */
+  readonly #shutdown: AbortSignal;
   readonly #stop = new AbortController();
   readonly #managers = new HardwareManagers();
   readonly #tokens: TokenGuard;
@@ -115,6 +121,7 @@ export class Agent {
     this.#config = options.config;
     this.#runner = options.runner;
     this.#log = options.log;
+    this.#shutdown = options.signal;
     this.#signal = AbortSignal.any([options.signal, this.#stop.signal]);
     this.#tokens = new TokenGuard(options.config.agentToken);
   }
@@ -158,6 +165,12 @@ export class Agent {
         bootedUefi: () => pathExists(this.#runner, "/sys/firmware/efi"),
         ignoreBootloaderFailure: config.ignoreBootloaderFailure,
         enableBiosBootloaderInstall: () => config.enableBiosBootloaderInstall,
+        manageUefi: async ({ efiSystemPartUuid, log }) =>
+          manageUefi(
+            this.#runner,
+            await this.#managers.dispatch("getOsInstallDevice", this.#node),
+            { log, protectHost: config.protectHost, efiSystemPartUuid },
+          ),
       }),
       ...miscCommands({
         managers: this.#managers,
@@ -165,6 +178,11 @@ export class Agent {
         standalone: config.standalone,
         setNode: (node) => this.update(node),
         requestStop: ({ lockdown }) => this.#requestStop(lockdown),
+      }),
+      ...rescueCommands({
+        protectHost: config.protectHost,
+        stateDir: config.stateDir,
+        requestStop: () => this.#requestStop(false),
       }),
     ]);
     const executor = new CommandExecutor({
@@ -194,7 +212,21 @@ export class Agent {
       return;
     }
 
+    const rescued = rescuePaths(config).marker;
+    if (await pathExists(this.#runner, rescued)) {
+      // IPA-master: a rescued machine's agent must not serve again (spec 01 §1 step 8).
+      log.warn(`rescue marker "${rescued}" exists: not serving; the rescue user owns the machine`);
+      return;
+    }
     const macs = await this.#waitForNetwork();
+    // Before lookup: inspection may be what tells Ironic which node this is (spec 06 §1).
+    const inspectedUuid = await runStartupInspection({
+      config,
+      runner: this.#runner,
+      log,
+      managers: this.#managers,
+      signal: this.#signal,
+    });
     if (config.apiUrl.length === 0) {
       log.error("no Ironic API URL configured (ipa-api-url); serving the API without Ironic");
       await this.#untilStopped(this.#serve(handler));
@@ -211,7 +243,7 @@ export class Agent {
       keyfile: config.keyfile,
       logger: log,
     });
-    const lookup = await this.#lookup(client, macs);
+    const lookup = await this.#lookup(client, macs, inspectedUuid);
     if (!lookup) return;
     const advertiseHost = await findAdvertiseHost({
       config,
@@ -244,9 +276,14 @@ export class Agent {
   }
 
   /** Looks the node up; null when the agent must stop serving (masked token, none known). */
-  async #lookup(client: IronicClient, macs: string[]): Promise<LookupResult | null> {
+  async #lookup(
+    client: IronicClient,
+    macs: string[],
+    nodeUuid: string | null = null,
+  ): Promise<LookupResult | null> {
     const lookup = await lookupNode(client, {
       addresses: macs,
+      nodeUuid,
       timeout: this.#config.lookupTimeout,
       interval: this.#config.lookupInterval,
       knownToken: this.#tokens.token,
@@ -334,8 +371,9 @@ export class Agent {
 
   #requestStop(lockdown: boolean): void {
     this.#lockdown ||= lockdown;
-    // Let the answer to the current request leave before the listener closes.
-    setTimeout(() => this.#stop.abort("stop requested"), 200);
+    // Deno.serve's shutdown lets the pending answer (this command's) finish, then closes the
+    // listener and kept-alive connections, so no request after this one is answered.
+    setTimeout(() => this.#stop.abort("stop requested"), 0);
   }
 
   async #untilStopped(api: ServedApi): Promise<void> {
@@ -344,8 +382,9 @@ export class Agent {
     if (this.#lockdown) {
       await this.#lockdownNetwork();
       this.#log.warn("locked down: idling until the machine is powered off");
-      // Return only on SIGTERM: the init system must not restart a locked-down agent.
-      await idle(this.#signal);
+      // Return only on SIGTERM: the init system must not restart a locked-down agent. Not
+      // #signal: that one is already aborted by the stop itself.
+      await idle(this.#shutdown);
     }
   }
 

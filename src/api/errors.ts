@@ -172,6 +172,10 @@ export class IncompatibleHardwareMethodError extends AgentError {
   override readonly type: string = "IncompatibleHardwareMethodError";
   override readonly title: string = "HardwareManager method is not compatible with hardware";
 }
+export class SoftwareRAIDError extends AgentError {
+  override readonly type: string = "SoftwareRAIDError";
+  override readonly title: string = "Software RAID caused unknown error";
+}
 export class CleaningError extends AgentError {
   override readonly type: string = "CleaningError";
   override readonly title: string = "Clean step failed";

@@ -1,19 +1,27 @@
 /**
  * The `image` extension: `install_bootloader` (spec 03 §4, spec 08 §10.2).
  *
- * Real Ironic calls it after every UEFI whole-disk deploy. A whole-disk image whose root uuid is
- * the disk identifier `0x00000000` (or null) needs nothing when the ramdisk did not boot UEFI.
+ * Real Ironic calls it after every UEFI whole-disk deploy and every partition-image deploy. When
+ * the ramdisk booted UEFI, boot entries are added for the loaders on the install disk's ESP
+ * (`src/uefi/boot_entries.ts`, spec 08 §10.4). A whole-disk image whose root uuid is the disk
+ * identifier `0x00000000` (or null) then needs nothing more.
  */
 import { z } from "zod";
-import { DeploymentError, InvalidImage } from "../api/errors.ts";
+import { AgentError, DeploymentError, InvalidImage } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
+import type { ManageUefiResult } from "../uefi/boot_entries.ts";
 import { command, type CommandSpec } from "./registry.ts";
+import { bootModeSchema, partitionUuidSchema } from "./safe_values.ts";
 
 export interface ImageDeps {
   /** Whether the ramdisk booted UEFI (`/sys/firmware/efi` exists). */
   bootedUefi(): Promise<boolean>;
   ignoreBootloaderFailure: boolean | null;
   enableBiosBootloaderInstall(): boolean;
+  /** Spec 08 §10.4 on the install disk; null when its ESP holds no boot loader. */
+  manageUefi(
+    options: { efiSystemPartUuid: string | null; log: Logger },
+  ): Promise<ManageUefiResult | null>;
 }
 
 export function imageCommands(deps: ImageDeps): CommandSpec[] {
@@ -22,10 +30,11 @@ export function imageCommands(deps: ImageDeps): CommandSpec[] {
       name: "image.install_bootloader",
       async: true,
       params: z.looseObject({
-        root_uuid: z.string().nullable().optional(),
-        efi_system_part_uuid: z.string().nullable().optional(),
-        prep_boot_part_uuid: z.string().nullable().optional(),
-        target_boot_mode: z.string().nullable().optional(),
+        // These become blkid/mount/efibootmgr arguments (spec 08 §10): shape-checked here.
+        root_uuid: partitionUuidSchema(),
+        efi_system_part_uuid: partitionUuidSchema(),
+        prep_boot_part_uuid: partitionUuidSchema(),
+        target_boot_mode: bootModeSchema(),
         ignore_bootloader_failure: z.boolean().nullable().optional(),
       }),
       async run(params, ctx) {
@@ -36,16 +45,32 @@ export function imageCommands(deps: ImageDeps): CommandSpec[] {
           return null;
         };
         if (await deps.bootedUefi()) {
-          // TODO(#5): manage UEFI boot entries (spec 08 §10.4).
-          return fail(
-            new DeploymentError(
-              "Creating UEFI boot entries is not supported by this agent yet (root_uuid " +
-                `${params.root_uuid ?? "null"}, efi_system_part_uuid ${
-                  params.efi_system_part_uuid ?? "null"
-                })`,
-            ),
-            ctx.log,
-          );
+          if (params.target_boot_mode && params.target_boot_mode !== "uefi") {
+            ctx.log.warn("target boot mode differs from the ramdisk's (uefi)", {
+              target_boot_mode: params.target_boot_mode,
+            });
+          }
+          try {
+            const done = await deps.manageUefi({
+              efiSystemPartUuid: params.efi_system_part_uuid ?? null,
+              log: ctx.log,
+            });
+            if (done) {
+              ctx.log.info("UEFI boot entries set up", {
+                esp: done.esp,
+                loaders: done.loaders.map((l) => `${l.label}=${l.path}`).join(","),
+              });
+              return null;
+            }
+          } catch (err) {
+            const error = err instanceof AgentError ? err : new DeploymentError(
+              `Setting up UEFI boot entries failed (efi_system_part_uuid ${
+                params.efi_system_part_uuid ?? "null"
+              }): ${err instanceof Error ? err.message : err}`,
+              { cause: err },
+            );
+            fail(error, ctx.log);
+          }
         }
         const root = params.root_uuid ?? null;
         if (root === null || root === "0x00000000") {

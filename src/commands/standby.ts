@@ -4,6 +4,7 @@ import { CommandExecutionError } from "../api/errors.ts";
 import type { HardwareManagers } from "../hardware/dispatch.ts";
 import type { ImageDeployer, Node } from "../hardware/manager.ts";
 import type { Logger } from "../log.ts";
+import { assertValidNodeHints } from "../hints/command_validation.ts";
 import type { HostControl } from "../system/host.ts";
 import { command, type CommandSpec } from "./registry.ts";
 
@@ -55,6 +56,7 @@ export function standbyCommands(deps: StandbyDeps): CommandSpec[] {
       params: imageParams,
       validate(params) {
         deps.images.validate(params.image_info, params.configdrive ?? null);
+        assertValidNodeHints(deps.node(), "prepare the image");
       },
       run(params, ctx) {
         return deps.images.prepareImage({

@@ -98,13 +98,17 @@ export function stepCommands(kind: StepKind, deps: StepCommandDeps): CommandSpec
       const name = params.step.step;
       if (!name) return;
       for (const { step } of deps.managers.stepCandidates(kind, name)) {
-        if (!step.args) continue;
-        const parsed = step.args.safeParse(stepArgs(params));
-        if (!parsed.success) {
-          throw new InvalidCommandParamsError(
-            `Invalid arguments for ${kind} step ${name}: ${describeIssues(parsed.error, "args")}`,
-          );
+        let args = stepArgs(params);
+        if (step.args) {
+          const parsed = step.args.safeParse(args);
+          if (!parsed.success) {
+            throw new InvalidCommandParamsError(
+              `Invalid arguments for ${kind} step ${name}: ${describeIssues(parsed.error, "args")}`,
+            );
+          }
+          args = parsed.data;
         }
+        step.validate?.(args, params.node);
       }
     },
     async run(params, ctx) {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { ProtectedDeviceError } from "../api/errors.ts";
 import type { Node } from "../hardware/manager.ts";
 import { Logger } from "../log.ts";
-import { systemRunner } from "../system/run.ts";
+import { type Runner, systemRunner } from "../system/run.ts";
 import { createLoopDevice, type LoopDevice, writeBacking } from "../../tests/harness/loop.ts";
 import { eraseBlockDevice } from "./block_device.ts";
 import { type DeviceProgress, eraseDevices, type EraseDevicesOptions } from "./devices.ts";
@@ -44,14 +44,33 @@ async function sha256(loop: LoopDevice): Promise<string> {
 }
 
 /** Makes the kernel refuse discards on this loop, so erasure must overwrite it. */
-async function disableDiscard(loop: LoopDevice): Promise<void> {
-  await systemRunner.run("tee", [`/sys/block/${loop.path.slice(5)}/queue/discard_max_bytes`], {
-    input: "0",
-    timeoutMs: 10_000,
-  });
+/**
+ * A runner that reports no discard support for `without` (as a disk without TRIM would). Sysfs
+ * itself is left alone: a loop's discard limit, once lowered, cannot be raised again and would
+ * leak into every later user of that loop number.
+ */
+function runnerWithoutDiscard(without: LoopDevice[]): Runner {
+  const prefixes = without.map((l) =>
+    `/sys/class/block/${l.path.slice(5)}/queue/discard_max_bytes:`
+  );
+  return {
+    async run(cmd, args, options) {
+      const result = await systemRunner.run(cmd, args, options);
+      const stdout = result.stdout.split("\n")
+        .map((line) => prefixes.find((p) => line.startsWith(p)) ? `${line.split(":")[0]}:0` : line)
+        .join("\n");
+      return { ...result, stdout };
+    },
+    pipe: (cmd, args, options) => systemRunner.pipe(cmd, args, options),
+  };
 }
 
-function options(loops: LoopDevice[], node: Node, extra: Partial<EraseDevicesOptions> = {}) {
+function options(
+  loops: LoopDevice[],
+  node: Node,
+  extra: Partial<EraseDevicesOptions> = {},
+  runner: Runner = systemRunner,
+) {
   const only = loops.map((l) => l.path);
   return {
     runner: systemRunner,
@@ -60,7 +79,7 @@ function options(loops: LoopDevice[], node: Node, extra: Partial<EraseDevicesOpt
     onlyBlockDevices: only,
     guardSpecialFilesystems: true,
     fence: { protectHost: true, onlyBlockDevices: only },
-    eraseBlockDevice: (n, device, ctx) => eraseBlockDevice(systemRunner, n, device, ctx),
+    eraseBlockDevice: (n, device, ctx) => eraseBlockDevice(runner, n, device, ctx),
     ...extra,
   } satisfies EraseDevicesOptions;
 }
@@ -71,7 +90,6 @@ Deno.test({
   async fn() {
     await using plain = await createLoopDevice({ sizeMiB: 16 });
     await using thin = await createLoopDevice({ sizeMiB: 16 });
-    await disableDiscard(plain);
     await scribble(plain);
     await scribble(thin);
     assert.ok(!(await allZero(plain)) && !(await allZero(thin)));
@@ -80,7 +98,7 @@ Deno.test({
     const node: Node = { uuid: "n1", driver_internal_info: { disk_erasure_concurrency: 2 } };
     const result = await eraseDevices(options([plain, thin], node, {
       progress: (report) => snapshots.push(report.devices as Record<string, DeviceProgress>),
-    }));
+    }, runnerWithoutDiscard([plain])));
 
     assert.equal(result[plain.path]?.method, "shred");
     assert.equal(result[thin.path]?.method, "discard_zeroout");

@@ -40,6 +40,7 @@ const managerSchema = z.object({
     clean: offerSchema.optional(),
     deploy: offerSchema.optional(),
     service: offerSchema.optional(),
+    validate: z.function().optional(),
     run: z.function(),
   })),
   capabilities: z.record(z.string(), z.function()),

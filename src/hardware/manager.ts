@@ -72,6 +72,11 @@ export interface StepDefinition {
   readonly argsinfo?: Record<string, ArgInfo>;
   /** Validates `args` before the step starts; failures answer 400 naming the argument. */
   readonly args?: z.ZodType<Record<string, unknown>>;
+  /**
+   * Checks that need the node (its root device hints, say) before the step starts; throw
+   * `InvalidCommandParamsError` to answer 400. Receives the arguments `args` parsed.
+   */
+  validate?(args: Record<string, unknown>, node: Node): void;
   run(ctx: StepContext): Promise<unknown>;
 }
 

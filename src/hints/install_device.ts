@@ -3,7 +3,8 @@
  * list, matched against the node's root device hints (or the default rule without hints).
  *
  * Not handled here: a software RAID root volume created in this boot (spec 12) takes
- * precedence over hints; the RAID code checks for it before calling this.
+ * precedence over hints; the generic manager checks for it (`src/raid/state.ts`) before
+ * calling this, and passes the other arrays it created, with their holders, as `excludeDevices`.
  */
 import { DeviceNotFound } from "../api/errors.ts";
 import type { Node } from "../hardware/manager.ts";
@@ -26,6 +27,8 @@ export interface InstallDeviceOptions {
   node: Node | null;
   /** `--only-block-devices`: non-empty restricts the choice to exactly these paths. */
   onlyBlockDevices: readonly string[];
+  /** Devices that are never candidates (non-root RAID volumes of this boot and their disks). */
+  excludeDevices?: readonly string[];
 }
 
 /** Hints of `node`, with validation failures reported as `DeviceNotFound` (as IPA does). */
@@ -60,5 +63,7 @@ export async function findOsInstallDevice(
     if (!(err instanceof InvalidRootDeviceHintError)) throw err;
     throw new DeviceNotFound(`Cannot choose a root device: ${err.message}`);
   }
-  return selectRootDevice(applySkipList(devices, skipList, options.log), hints, options.log);
+  const excluded = new Set(options.excludeDevices ?? []);
+  const candidates = devices.filter((d) => !excluded.has(d.name));
+  return selectRootDevice(applySkipList(candidates, skipList, options.log), hints, options.log);
 }

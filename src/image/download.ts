@@ -4,6 +4,14 @@
  * any other status than 200 is fatal (`ImageDownloadFatalError`: no retry, no further URL).
  * The body is read with a stall timeout: a read that waits longer than the connection timeout
  * aborts the attempt with `ImageDownloadError`, so the caller's outer loop can start over.
+ *
+ * Resume (beyond IPA, which restarts from zero): when the body breaks off (connection dropped,
+ * stalled, or shorter than Content-Length) and the server advertised `Accept-Ranges: bytes`,
+ * the same URL is asked for the rest with `Range: bytes=<received>-` (and `If-Range` with the
+ * first response's strong ETag or Last-Modified, so a file changed meanwhile is not spliced).
+ * Only a 206 whose Content-Range starts at the next byte and has the same total is continued;
+ * the caller sees one uninterrupted byte stream, so its checksum still covers every byte. Any
+ * other answer ends the attempt with the original error and the outer loop restarts from zero.
  */
 import {
   ImageDownloadError,
@@ -72,6 +80,7 @@ async function request(
   http: ImageHttp,
   url: string,
   options: DownloadOptions,
+  headers?: Record<string, string>,
 ): Promise<{ response: Response; controller: AbortController }> {
   const controller = new AbortController();
   const signal = options.signal
@@ -83,7 +92,7 @@ async function request(
     controller.abort();
   }, options.connectionTimeoutMs);
   try {
-    const response = await http.fetch(url, { signal });
+    const response = await http.fetch(url, { signal, ...(headers ? { headers } : {}) });
     return { response, controller };
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
@@ -149,7 +158,7 @@ export async function openImage(
     options.log.info("Attempting to download image", { url });
     try {
       const { response, controller } = await openUrl(http, url, options);
-      return imageResponse(url, response, controller, options);
+      return imageResponse(http, url, { response, controller }, options);
     } catch (err) {
       if (!(err instanceof AttemptError)) throw err;
       const line = `URL: ${url}; time: ${((now() - started) / 1000).toFixed(1)} seconds. ` +
@@ -166,65 +175,168 @@ export async function openImage(
   );
 }
 
+/** The validator for `If-Range`: a strong ETag, else Last-Modified, else null. */
+function rangeValidator(headers: Headers): string | null {
+  const etag = headers.get("etag");
+  if (etag && !etag.startsWith("W/")) return etag;
+  return headers.get("last-modified");
+}
+
+/** Parses `Content-Range: bytes <start>-<end>/<total|*>`. */
+export function parseContentRange(
+  value: string | null,
+): { start: number; end: number; total: number | null } | null {
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? "");
+  if (!match) return null;
+  return {
+    start: Number(match[1]),
+    end: Number(match[2]),
+    total: match[3] === "*" ? null : Number(match[3]),
+  };
+}
+
 function imageResponse(
+  http: ImageHttp,
   url: string,
-  response: Response,
-  controller: AbortController,
+  first: { response: Response; controller: AbortController },
   options: DownloadOptions & { imageId: string },
 ): ImageResponse {
-  const length = Number(response.headers.get("content-length"));
-  const body = response.body;
+  const headers = first.response.headers;
+  const length = Number(headers.get("content-length"));
+  const total = headers.has("content-length") && Number.isFinite(length) ? length : null;
+  const resumable = /\bbytes\b/i.test(headers.get("accept-ranges") ?? "");
+  const validator = rangeValidator(headers);
   const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? abortableSleep;
   const timeoutMs = options.connectionTimeoutMs;
+  // The response being read; replaced by each resumed (206) response.
+  let current = first;
+
+  /** Asks for the rest from byte `received`; null when the server will not continue there. */
+  async function resume(received: number): Promise<typeof first | null> {
+    const rangeHeaders: Record<string, string> = { range: `bytes=${received}-` };
+    if (validator) rangeHeaders["if-range"] = validator;
+    let opened: typeof first;
+    try {
+      opened = await request(http, url, options, rangeHeaders);
+    } catch (err) {
+      if (!(err instanceof AttemptError)) throw err;
+      options.log.warn("Could not reconnect to resume the image download", {
+        url,
+        error: err.message,
+      });
+      return null;
+    }
+    const range = parseContentRange(opened.response.headers.get("content-range"));
+    if (
+      opened.response.status === 206 && range !== null && range.start === received &&
+      (total === null || range.total === null || range.total === total)
+    ) {
+      return opened;
+    }
+    options.log.warn("The server did not resume the image download; restarting from zero", {
+      url,
+      status: opened.response.status,
+      content_range: opened.response.headers.get("content-range") ?? undefined,
+    });
+    opened.controller.abort();
+    await opened.response.body?.cancel().catch(() => {});
+    return null;
+  }
+
+  /** Reads one response's body; throws `ImageDownloadError` when it breaks off. */
+  async function* read(
+    opened: typeof first,
+    received: () => number,
+  ): AsyncGenerator<Uint8Array, void, undefined> {
+    const body = opened.response.body;
+    if (!body) return;
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        if (options.deadline != null && now() > options.deadline) {
+          throw new ImageDownloadTimeoutError(
+            `Download of image ${options.imageId} exceeded the maximum duration of ` +
+              `${options.maxDurationSeconds ?? "?"} seconds`,
+          );
+        }
+        let stalled = false;
+        const timer = setTimeout(() => {
+          stalled = true;
+          opened.controller.abort();
+        }, timeoutMs);
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (err) {
+          if (options.signal?.aborted) throw options.signal.reason;
+          if (stalled) {
+            throw new ImageDownloadError(
+              `Download of image ${options.imageId} failed: Timed out reading next chunk ` +
+                `from ${url}: no data for ${timeoutMs / 1000} seconds`,
+            );
+          }
+          throw new ImageDownloadError(
+            `Download of image ${options.imageId} failed: error reading from ${url}: ${
+              describeFetchError(err)
+            }`,
+          );
+        } finally {
+          clearTimeout(timer);
+        }
+        if (result.done) {
+          if (total !== null && received() < total) {
+            throw new ImageDownloadError(
+              `Download of image ${options.imageId} failed: the body from ${url} ended after ` +
+                `${received()} of ${total} bytes`,
+            );
+          }
+          return;
+        }
+        yield result.value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
   return {
     url,
-    total: response.headers.has("content-length") && Number.isFinite(length) ? length : null,
+    total,
     async *chunks() {
-      if (!body) return;
-      const reader = body.getReader();
-      try {
-        for (;;) {
-          if (options.deadline != null && now() > options.deadline) {
-            throw new ImageDownloadTimeoutError(
-              `Download of image ${options.imageId} exceeded the maximum duration of ` +
-                `${options.maxDurationSeconds ?? "?"} seconds`,
-            );
+      let received = 0;
+      let resumes = 0;
+      for (;;) {
+        try {
+          for await (const chunk of read(current, () => received)) {
+            received += chunk.length;
+            yield chunk;
           }
-          let stalled = false;
-          const timer = setTimeout(() => {
-            stalled = true;
-            controller.abort();
-          }, timeoutMs);
-          let result: ReadableStreamReadResult<Uint8Array>;
-          try {
-            result = await reader.read();
-          } catch (err) {
-            if (options.signal?.aborted) throw options.signal.reason;
-            if (stalled) {
-              throw new ImageDownloadError(
-                `Download of image ${options.imageId} failed: Timed out reading next chunk ` +
-                  `from ${url}: no data for ${timeoutMs / 1000} seconds`,
-              );
-            }
-            throw new ImageDownloadError(
-              `Download of image ${options.imageId} failed: error reading from ${url}: ${
-                describeFetchError(err)
-              }`,
-            );
-          } finally {
-            clearTimeout(timer);
-          }
-          if (result.done) return;
-          yield result.value;
+          return;
+        } catch (err) {
+          const canResume = err instanceof ImageDownloadError && resumable && received > 0 &&
+            resumes < options.retries && !options.signal?.aborted;
+          if (!canResume) throw err;
+          resumes++;
+          options.log.warn("Image download broke off; resuming with an HTTP Range request", {
+            url,
+            received,
+            total: total ?? undefined,
+            resume: resumes,
+            error: err.message,
+          });
+          current.controller.abort();
+          await sleep(options.retryIntervalMs, options.signal);
+          const next = await resume(received);
+          if (!next) throw err;
+          current = next;
         }
-      } finally {
-        reader.releaseLock();
       }
     },
     async [Symbol.asyncDispose]() {
-      controller.abort();
+      current.controller.abort();
       try {
-        await body?.cancel();
+        await current.response.body?.cancel();
       } catch {
         // Already aborted or fully read.
       }

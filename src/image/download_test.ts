@@ -187,3 +187,83 @@ Deno.test("fetchText() returns a checksum file and names the URL when it fails",
     /^Download of image http:\/\/127.0.0.1:\d+\/missing failed: Received status code 404/,
   );
 });
+
+function randomBody(size: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(size);
+  for (let offset = 0; offset < size; offset += 65536) {
+    crypto.getRandomValues(bytes.subarray(offset, Math.min(offset + 65536, size)));
+  }
+  return bytes;
+}
+
+Deno.test("openImage() chunks() resumes with Range after dropped connections", async () => {
+  const body = randomBody(500_000);
+  await using server = startImageServer({
+    "/img": { body, dropAfterBytes: 100_000, dropTimes: 2, acceptRanges: true },
+  });
+  using client = http();
+  await using image = await openImage(client, [server.url("/img")], options());
+  assert.deepEqual(await readAll(image), body);
+  const ranges = server.received.map((r) => r.headers.get("range"));
+  // The second request resumes at 100 000 and drops 100 000 bytes later; the third finishes.
+  assert.deepEqual(ranges, [null, "bytes=100000-", "bytes=200000-"]);
+});
+
+Deno.test("openImage() chunks() gives up resuming after `retries` resumes", async () => {
+  await using server = startImageServer({
+    "/img": { body: randomBody(500_000), dropAfterBytes: 50_000, dropTimes: 9, acceptRanges: true },
+  });
+  using client = http();
+  await using image = await openImage(client, [server.url("/img")], options({ retries: 2 }));
+  await rejection(readAll(image), ImageDownloadError);
+  assert.equal(server.requests("/img"), 3);
+});
+
+Deno.test("openImage() chunks() does not splice a Range answer that is not a 206 at the offset", async (t) => {
+  const body = randomBody(4096);
+  /** First answer: advertises ranges, sends 1000 bytes, then errors. */
+  function broken(): Response {
+    let sent = false;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(body.slice(0, 1000));
+        } else controller.error(new Error("connection reset"));
+      },
+    });
+    return new Response(stream, {
+      headers: { "accept-ranges": "bytes", "content-length": "4096", etag: '"v1"' },
+    });
+  }
+  const cases: [string, () => Response][] = [
+    ["200 (Range ignored or If-Range failed)", () => new Response(body)],
+    ["206 at the wrong offset", () =>
+      new Response(body.slice(0), {
+        status: 206,
+        headers: { "content-range": "bytes 0-4095/4096" },
+      })],
+    ["206 of a different total", () =>
+      new Response(body.slice(1000), {
+        status: 206,
+        headers: { "content-range": "bytes 1000-4999/5000" },
+      })],
+  ];
+  for (const [name, second] of cases) {
+    await t.step(name, async () => {
+      const sent: Headers[] = [];
+      const fake = {
+        fetch(_url: string, init: { headers?: Record<string, string> }) {
+          sent.push(new Headers(init.headers));
+          return Promise.resolve(sent.length === 1 ? broken() : second());
+        },
+        [Symbol.dispose]() {},
+      };
+      await using image = await openImage(fake, ["http://x/img"], options());
+      const err = await rejection(readAll(image), ImageDownloadError);
+      assert.match(err.details, /connection reset/);
+      assert.equal(sent[1]?.get("range"), "bytes=1000-");
+      assert.equal(sent[1]?.get("if-range"), '"v1"');
+    });
+  }
+});

@@ -40,7 +40,10 @@ export interface ImageHttpOptions {
 
 /** Fetch with one image's proxies, auth and TLS. Dispose to close the HTTP clients. */
 export interface ImageHttp extends Disposable {
-  fetch(url: string, init: { signal: AbortSignal }): Promise<Response>;
+  fetch(
+    url: string,
+    init: { signal: AbortSignal; headers?: Record<string, string> },
+  ): Promise<Response>;
 }
 
 function basicAuth(user: string, password: string): string {
@@ -164,7 +167,7 @@ export function createImageHttp(info: ImageInfo, options: ImageHttpOptions = {})
   return {
     fetch(url, init) {
       const parsed = new URL(url);
-      const headers = new Headers();
+      const headers = new Headers(init.headers);
       if (authorization) headers.set("authorization", authorization);
       const client = clientFor(parsed);
       return fetch(parsed, { headers, signal: init.signal, ...(client ? { client } : {}) });

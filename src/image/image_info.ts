@@ -38,6 +38,17 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
+const PROXY_URL = "an http://, https:// or socks5:// proxy URL";
+
+/** Proxy URLs go to Deno.createHttpClient; any other scheme (file:, unix:) is refused. */
+function isProxyUrl(value: string): boolean {
+  try {
+    return ["http:", "https:", "socks5:", "socks5h:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 export const ImageInfoSchema = z.looseObject({
   id: nonEmptyString(),
   urls: z
@@ -52,9 +63,11 @@ export const ImageInfoSchema = z.looseObject({
   os_hash_algo: optionalNonEmptyString(),
   os_hash_value: optionalNonEmptyString(),
   proxies: z
-    .record(z.string(), z.string({ error: "a string" }).nullable(), {
-      error: 'an object such as {"http": "<proxy URL>", "https": "<proxy URL>"}',
-    })
+    .record(
+      z.string(),
+      z.string({ error: PROXY_URL }).refine(isProxyUrl, { error: PROXY_URL }).nullable(),
+      { error: 'an object such as {"http": "<proxy URL>", "https": "<proxy URL>"}' },
+    )
     .nullish(),
   no_proxy: optionalString(),
   node_uuid: optionalString(),
@@ -99,7 +112,8 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 function describeValue(value: unknown, path: readonly PropertyKey[]): string {
   if (path.some((key) => SECRET_FIELDS.has(String(key)))) return "a value (not shown)";
   if (value === undefined) return "nothing";
-  const text = JSON.stringify(value) ?? String(value);
+  // URLs may carry credentials (`http://user:pass@proxy`); never echo them.
+  const text = (JSON.stringify(value) ?? String(value)).replace(/\/\/[^/@\s"]*@/g, "//***@");
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 

@@ -194,3 +194,18 @@ Deno.test("sanitizeImageId() keeps safe names and neutralises paths", () => {
   assert.equal(sanitizeImageId(""), "image");
   assert.equal(sanitizeImageId("x".repeat(300)).length, 200);
 });
+
+Deno.test("validateImageInfo() never echoes credentials of a refused proxy URL", () => {
+  assert.throws(
+    () =>
+      validateImageInfo({
+        id: "a",
+        urls: ["http://127.0.0.1/a"],
+        checksum: "ab".repeat(32),
+        proxies: { http: "unix://admin:hunter2@/run/docker.sock" },
+      }, { md5Enabled: true }),
+    (err: Error) =>
+      err instanceof InvalidCommandParamsError && err.message.includes("image_info.proxies.http") &&
+      err.message.includes("//***@") && !err.message.includes("hunter2"),
+  );
+});

@@ -74,12 +74,23 @@ export interface PipelineOptions {
   deep: boolean;
   /** Size of the target in bytes: a larger qcow2 virtual size is refused before writing. */
   deviceBytes: number | null;
-  /** Opens the device writer; called at most once, only after inspection has passed. */
-  openDevice: () => ByteSink;
+  /**
+   * Opens the device writer; called at most once, only after inspection has passed, with what
+   * the inspection found (a partition image checks its root size against it).
+   */
+  openDevice: (found: FoundImage) => ByteSink;
   runner: Runner;
   log: Logger;
   signal?: AbortSignal;
   timeoutMs: number;
+}
+
+/** What inspection found, handed to `openDevice`. */
+export interface FoundImage {
+  format: string;
+  compression: Compression | null;
+  /** A qcow2 image's virtual size; null for raw content (its size is the stream's). */
+  virtualSize: number | null;
 }
 
 /** What the pipeline decided, for logs and results. */
@@ -115,7 +126,9 @@ export function createImagePipeline(
       compression: compression ?? undefined,
       declared: options.declared ?? undefined,
     });
-    if (RAW_FORMATS.has(format)) return options.openDevice();
+    if (RAW_FORMATS.has(format)) {
+      return options.openDevice({ format, compression, virtualSize: null });
+    }
     if (format === "qcow2") {
       const size = inspection.qcow2!.virtualSize;
       choice.virtualSize = size;
@@ -125,7 +138,8 @@ export function createImagePipeline(
             `${options.deviceBytes} bytes of the target device`,
         );
       }
-      return new Qcow2StreamDecoder(options.openDevice(), { imageId: options.imageId });
+      const device = options.openDevice({ format, compression, virtualSize: size });
+      return new Qcow2StreamDecoder(device, { imageId: options.imageId });
     }
     throw new InvalidImage(
       `Image ${options.imageId} is ${format}, which this agent cannot write (it writes raw, ` +

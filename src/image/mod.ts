@@ -3,7 +3,8 @@
  *
  * Tools run through the Runner: `dd` (device write), `xz`/`zstd` (decompression), `blockdev`
  * (device size), `od` (disk identifier), `parted`,
- * `partprobe`, `udevadm`, `sgdisk` (partition table).
+ * `partprobe`, `udevadm`, `sgdisk` (partition table), `blkid`, `mkfs.vfat`, `mcopy`, `xorriso`
+ * (config drive).
  */
 export {
   CHECKSUM_UNAVAILABLE_MESSAGE,
@@ -18,7 +19,10 @@ export {
   resolveChecksum,
   UnusableChecksumError,
 } from "./checksum.ts";
-export type { ServerAuthOptions, TlsOptions } from "./http_client.ts";
+export { createImageHttp, type ServerAuthOptions, type TlsOptions } from "./http_client.ts";
+export { loadConfigDrive, MAX_CONFIG_DRIVE_BYTES } from "./config_drive.ts";
+export { prepareConfigDrivePartition } from "./config_drive_partition.ts";
+export { writeConfigDrive } from "./config_drive_write.ts";
 export type { Progress } from "./progress.ts";
 export {
   type ImageDownloadSettings,

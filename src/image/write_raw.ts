@@ -16,7 +16,8 @@ import { ImageChecksumError, ImageWriteError } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
 import { type PipedProcess, type Runner, ToolError } from "../system/run.ts";
 import type { ByteSink } from "./byte_sink.ts";
-import { createImagePipeline } from "./image_pipeline.ts";
+import { DeferredSink } from "./deferred_sink.ts";
+import { createImagePipeline, type FoundImage } from "./image_pipeline.ts";
 import { withAttempts } from "./attempts.ts";
 import {
   digestsMatch,
@@ -71,6 +72,13 @@ export interface StreamImageOptions {
   deviceBytes?: number | null;
   /** Permitted formats and whether deep inspection is on (default: raw, gpt, qcow2; on). */
   formats?: { permitted: readonly string[]; deep: boolean };
+  /**
+   * Partition images: called once the image has passed inspection, before anything is written,
+   * with the size of the content when it is known (qcow2 virtual size, or the length of an
+   * uncompressed raw download); it may refuse the image, lays out the disk and resolves to the
+   * partition to write instead of `device`.
+   */
+  prepareTarget?: (found: { format: string; bytes: number | null }) => Promise<string>;
 }
 
 export interface StreamImageResult {
@@ -179,7 +187,9 @@ async function ddOutcome(
 /** One whole attempt: checksum, download, write, verify. */
 async function attemptWrite(context: AttemptContext, attempt: number): Promise<StreamImageResult> {
   const { stream, http, download } = context;
-  const { imageInfo: info, device, log } = stream;
+  const { imageInfo: info, log } = stream;
+  // The partition actually written, once `prepareTarget` has chosen it.
+  let device = stream.device;
   const settings = stream.options;
   const expected = await resolveChecksum(info, {
     md5Enabled: settings.md5Enabled,
@@ -211,14 +221,22 @@ async function attemptWrite(context: AttemptContext, attempt: number): Promise<S
     signal: stream.signal,
     timeoutMs: settings.writeTimeoutMs ?? 24 * 60 * 60 * 1000,
     // Only called once the image has passed inspection: a refused image writes nothing.
-    openDevice: () => {
-      const proc = stream.runner.pipe("dd", ddArguments(device), {
-        timeoutMs: settings.writeTimeoutMs ?? 24 * 60 * 60 * 1000,
-        signal: stream.signal,
-      });
-      dd = proc;
-      outcome = proc.done.then(() => null, (err) => err);
-      return deviceSink(proc);
+    openDevice: (found: FoundImage) => {
+      const start = (target: string) => {
+        device = target;
+        const proc = stream.runner.pipe("dd", ddArguments(target), {
+          timeoutMs: settings.writeTimeoutMs ?? 24 * 60 * 60 * 1000,
+          signal: stream.signal,
+        });
+        dd = proc;
+        outcome = proc.done.then(() => null, (err) => err);
+        return deviceSink(proc);
+      };
+      const prepare = stream.prepareTarget;
+      if (!prepare) return start(device);
+      // A compressed download's length says nothing about the content's size.
+      const bytes = found.virtualSize ?? (found.compression ? null : image.total);
+      return new DeferredSink(async () => start(await prepare({ format: found.format, bytes })));
     },
   });
   const output = new WritableStream<Uint8Array>({

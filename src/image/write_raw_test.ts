@@ -272,6 +272,35 @@ Deno.test("streamImageToDevice() fails with ImageDownloadError when every URL fa
   assert.deepEqual(server.requests("/b.img"), 4);
 });
 
+Deno.test("streamImageToDevice() resumes a dropped download with Range, checksum over every byte", async () => {
+  await using image = await buildTestImage({ sizeBytes: IMAGE_SIZE, table: "gpt" });
+  await using server = startImageServer({
+    "/disk.img": { body: image.bytes, dropAfterBytes: 2 * 1024 * 1024 + 100, acceptRanges: true },
+  });
+  await using disk = await createLoopDevice({ sizeMiB: 8 });
+  await dirty(disk);
+  const result = await streamImageToDevice({
+    imageInfo: validateImageInfo({
+      id: "disk.img",
+      urls: [server.url("/disk.img")],
+      checksum: hex("sha512", image.bytes),
+    }, { md5Enabled: true }),
+    device: disk.path,
+    runner: systemRunner,
+    log,
+    options: settings(),
+  });
+  assert.equal(result.attempts, 1, "one attempt: the write continued, not restarted");
+  assert.equal(result.bytesWritten, image.bytes.length);
+  assert.equal(result.digest, hex("sha512", image.bytes));
+  assert.deepEqual(
+    server.received.map((r) => r.headers.get("range")),
+    [null, `bytes=${2 * 1024 * 1024 + 100}-`],
+  );
+  await assertDeviceHolds(disk, image.bytes);
+});
+
+// A server without Range support (no Accept-Ranges): restart from zero, as IPA does.
 Deno.test("streamImageToDevice() restarts from the beginning after a dropped connection", async () => {
   await using image = await buildTestImage({ sizeBytes: IMAGE_SIZE, table: "gpt" });
   await using server = startImageServer({

@@ -143,7 +143,9 @@ function createHttpClient(options: IronicClientOptions): Deno.HttpClient | undef
 
 function describeFailure(err: unknown, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `timed out after ${timeoutMs / 1000} s`;
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  // fetch() says only "fetch failed"; the reason (refused, certificate not trusted) is the cause.
+  return err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
 }
 
 export class IronicClient {

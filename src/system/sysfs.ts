@@ -19,7 +19,8 @@ export async function readSystemFile(runner: Runner, path: string): Promise<stri
 
 /**
  * Contents of many small files in one process: `grep -H ''` prints `<path>:<line>` for each line.
- * Unreadable files are absent from the map. Paths must not contain ":".
+ * Unreadable files are absent from the map. Paths may contain ":" (PCI addresses): each line is
+ * matched against the requested paths rather than split at its first colon.
  */
 export async function readSystemFiles(
   runner: Runner,
@@ -31,8 +32,10 @@ export async function readSystemFiles(
     timeoutMs: 10_000,
     okCodes: [0, 1, 2],
   });
+  const requested = new Set(paths);
   for (const line of result.stdout.split("\n")) {
-    const colon = line.indexOf(":");
+    let colon = line.indexOf(":");
+    while (colon >= 0 && !requested.has(line.slice(0, colon))) colon = line.indexOf(":", colon + 1);
     if (colon < 0) continue;
     const path = line.slice(0, colon);
     const prev = out.get(path);

@@ -7,11 +7,16 @@
  *   latency         p50/p99 of GET /v1/status and sync clean.get_clean_steps, 1 and 8 clients
  *   raw write       standby.prepare_image (sha256) of a raw image onto a loop device, next to
  *                   `dd oflag=direct` and `curl | dd oflag=direct` of the same image, same device
+ *   qcow2/zstd      the same content as qcow2 and zstd through prepare_image, next to
+ *                   `qemu-img convert` and `curl | zstd -d | dd`; the agent's peak RSS meanwhile
+ *   erasure         metadata erase per device, overwrite vs `dd if=/dev/zero oflag=direct`, and
+ *                   erase_devices on 4 devices at concurrency 4 vs 1 (`erase_bench.ts`)
  */
 import { createLoopDevice } from "../harness/loop.ts";
 import { buildTestImage, startImageServer } from "../harness/image_server.ts";
 import { startStandaloneAgent } from "../harness/standalone_agent.ts";
 import { createHash } from "node:crypto";
+import { benchErasure } from "./erase_bench.ts";
 
 const IMAGE_MIB = Number(Deno.env.get("BENCH_IMAGE_MIB") ?? "512");
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? "2000");
@@ -174,6 +179,98 @@ async function rawWrite() {
   }
 }
 
+/**
+ * qcow2 and zstd images of the same content through standby.prepare_image, next to the tools
+ * doing the same work (`qemu-img convert` from a local file; `curl | zstd -d | dd`), with the
+ * agent's peak VmRSS sampled every 50 ms while it writes.
+ */
+async function encodedWrite() {
+  await using disk = await createLoopDevice({ sizeMiB: Math.max(4608, IMAGE_MIB * 2) });
+  await using image = await buildTestImage({ sizeBytes: IMAGE_MIB * 1024 * 1024, table: "msdos" });
+  const dir = await Deno.makeTempDir({ prefix: "bench-encoded-" });
+  try {
+    const qcow2 = `${dir}/disk.qcow2`;
+    const zst = `${dir}/disk.raw.zst`;
+    await run("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", image.path, qcow2]);
+    await run("zstd", ["-q", "-1", image.path, "-o", zst]);
+    await using server = startImageServer({
+      "/disk.qcow2": { body: { path: qcow2 } },
+      "/disk.raw.zst": { body: { path: zst } },
+    });
+    await using agent = await startStandaloneAgent({ onlyBlockDevices: [disk.path] });
+    const dd = `dd of=${disk.path} bs=1M oflag=direct iflag=fullblock status=none`;
+    const kinds = [
+      ["qcow2", qcow2, "qcow2", ["qemu-img", [
+        "convert",
+        "-t",
+        "none",
+        "-f",
+        "qcow2",
+        "-O",
+        "raw",
+        "-n",
+        qcow2,
+        disk.path,
+      ]], "qemu-img convert"],
+      ["zstd", zst, "raw", ["sh", [
+        "-c",
+        `curl -sf ${server.url("/disk.raw.zst")} | zstd -dc | ${dd}`,
+      ]], "curl piped to zstd -d piped to dd"],
+    ] as const;
+    for (const [kind, path, format, [cmd, args], label] of kinds) {
+      const digest = createHash("sha256").update(await Deno.readFile(path)).digest("hex");
+      const agentTimes: number[] = [];
+      const baseTimes: number[] = [];
+      let peak = 0;
+      for (let i = 0; i < 3; i++) {
+        baseTimes.push(await run(cmd, [...args]));
+        let writing = true;
+        const sampler = (async () => {
+          while (writing) {
+            peak = Math.max(peak, await rssMiB(agent.pid));
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        })();
+        const start = performance.now();
+        const res = await agent.command("standby.prepare_image", {
+          image_info: {
+            id: `bench-${kind}-${i}`,
+            urls: [server.url(path.slice(dir.length))],
+            disk_format: format,
+            stream_raw_images: true,
+            os_hash_algo: "sha256",
+            os_hash_value: digest,
+          },
+        });
+        agentTimes.push((performance.now() - start) / 1000);
+        writing = false;
+        await sampler;
+        if (res.body.command_status !== "SUCCEEDED") {
+          throw new Error(
+            `prepare_image ${kind} failed: ${JSON.stringify(res.body.command_error)}`,
+          );
+        }
+      }
+      const rate = IMAGE_MIB / median(agentTimes);
+      const base = IMAGE_MIB / median(baseTimes);
+      rows.push({
+        metric: `${kind} write ${IMAGE_MIB} MiB virtual, sha256 (vs ${label})`,
+        value: `${rate.toFixed(0)} MiB/s`,
+        baseline: `${base.toFixed(0)} MiB/s`,
+        ratio: (rate / base).toFixed(2),
+      });
+      rows.push({
+        metric: `peak RSS while writing ${kind} ${IMAGE_MIB} MiB`,
+        value: `${peak.toFixed(1)} MiB`,
+        baseline: "150 MiB (target)",
+        ratio: (peak / 150).toFixed(2),
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** poll.get_hardware_info (median of 3) next to the main tools it runs, run directly. */
 async function inventory() {
   await using agent = await startStandaloneAgent();
@@ -201,6 +298,11 @@ async function inventory() {
   });
 }
 
+/** Metadata erase, overwrite vs dd, and 4 devices at concurrency 4 vs 1 (`erase_bench.ts`). */
+async function erasure() {
+  rows.push(...await benchErasure());
+}
+
 function printTable() {
   const keys = ["metric", "value", "baseline", "ratio"] as const;
   const headers: Row = { metric: "metric", value: "agent", baseline: "baseline", ratio: "ratio" };
@@ -218,4 +320,6 @@ await startupAndMemory();
 await latencies();
 await inventory();
 await rawWrite();
+await encodedWrite();
+await erasure();
 printTable();

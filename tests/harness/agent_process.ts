@@ -30,6 +30,8 @@ export interface AgentOptions {
   autoTls?: boolean;
   /** SIGTERM-to-SIGKILL bound when stopping; 5 s. */
   stopGraceMs?: number;
+  /** Leave the state dir after stopping (the caller reads it, then removes it). */
+  keepStateDir?: boolean;
 }
 
 export interface AgentProcess extends AsyncDisposable {
@@ -124,7 +126,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
       const result = await stopGroup({ pid: child.pid, status }, {
         graceMs: options.stopGraceMs ?? 5_000,
       });
-      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+      if (!options.keepStateDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
       return result;
     })();
     return stopping;

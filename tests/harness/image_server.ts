@@ -26,6 +26,11 @@ export interface ServedFile {
   stallTimes?: number;
   /** Extra response headers. */
   headers?: Record<string, string>;
+  /**
+   * With a drop or stall fault: advertise `Accept-Ranges: bytes` and answer `Range: bytes=a-`
+   * with 206 (a file body without a fault always honours Range).
+   */
+  acceptRanges?: boolean;
 }
 
 export interface RecordedRequest {
@@ -149,11 +154,17 @@ export function createImageHandler(
       fault = { kind: "stall", after: file.stallAfterBytes };
     }
     const headers = new Headers(file.headers);
-    // An explicit length lets the client notice a body cut short.
-    headers.set("content-length", String(bytes.length));
     headers.set("content-type", "application/octet-stream");
-    if (req.method === "HEAD") return new Response(null, { status: 200, headers });
-    return new Response(faultyStream(bytes, fault, state.stalled), { status: 200, headers });
+    const range = file.acceptRanges ? /^bytes=(\d+)-$/.exec(req.headers.get("range") ?? "") : null;
+    const start = range ? Math.min(Number(range[1]), bytes.length) : 0;
+    if (file.acceptRanges) headers.set("accept-ranges", "bytes");
+    if (range) headers.set("content-range", `bytes ${start}-${bytes.length - 1}/${bytes.length}`);
+    // An explicit length lets the client notice a body cut short.
+    headers.set("content-length", String(bytes.length - start));
+    const status = range ? 206 : 200;
+    if (req.method === "HEAD") return new Response(null, { status, headers });
+    const body = faultyStream(bytes.subarray(start), fault, state.stalled);
+    return new Response(body, { status, headers });
   };
 }
 

@@ -20,8 +20,23 @@ export type {
   WaitOptions,
 } from "./ironic_client.ts";
 import { IronicClient } from "./ironic_client.ts";
+import {
+  chrootArgv,
+  ensureIronicChroot,
+  prepareMountPoint,
+  removeMountPoint,
+} from "./ironic_chroot.ts";
+
+/**
+ * Which conductor: "21.4" is Debian bookworm's on the host (the default); "29" is Debian
+ * trixie's in a chroot (`ironic_chroot.ts`), started and stopped the same way.
+ */
+export type IronicRelease = "21.4" | "29";
+export const IRONIC_RELEASES: readonly IronicRelease[] = ["21.4", "29"];
 
 export interface IronicOptions {
+  /** The conductor to run; "21.4" by default. */
+  release?: IronicRelease;
   /** `[deploy]http_url`: base URL of the image server (also where Ironic would host images). */
   httpUrl?: string;
   /** `[api]ramdisk_heartbeat_timeout` in seconds; 3 by default (the recipe's 3–10 s). */
@@ -35,6 +50,7 @@ export interface IronicOptions {
 }
 
 export interface IronicInstance extends AsyncDisposable {
+  readonly release: IronicRelease;
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
   readonly port: number;
@@ -249,7 +265,12 @@ export async function ensureIronicPackages(timeoutMs = 600_000): Promise<void> {
  * until the API answers and the conductor has registered `fake-hardware`.
  */
 export async function startIronic(options: IronicOptions = {}): Promise<IronicInstance> {
-  await ensureIronicPackages();
+  const release = options.release ?? "21.4";
+  const chroot = release === "29" ? await ensureIronicChroot() : null;
+  if (!chroot) await ensureIronicPackages();
+  /** The argv of an Ironic program of the chosen release, against `stateDir`. */
+  const argvOf = (stateDir: string, argv: string[]) =>
+    chroot ? chrootArgv(chroot, stateDir, argv) : argv;
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   const keep = options.keepStateDir ?? Deno.env.get("IRONIC_E2E_KEEP") === "1";
   const stateDir = await Deno.makeTempDir({ prefix: "ironic-e2e-" });
@@ -269,14 +290,26 @@ export async function startIronic(options: IronicOptions = {}): Promise<IronicIn
     );
     const configFile = `${stateDir}/ironic.conf`;
     await Deno.writeTextFile(configFile, renderIni(conf));
-    await run("ironic-dbsync", ["--config-file", configFile, "create_schema"], {
+    if (chroot) await prepareMountPoint(chroot, stateDir);
+    const [dbsync, ...dbsyncArgs] = argvOf(stateDir, [
+      "ironic-dbsync",
+      "--config-file",
+      configFile,
+      "create_schema",
+    ]);
+    await run(dbsync!, dbsyncArgs, {
       cwd: stateDir,
       timeoutMs: Math.max(deadline - Date.now(), 1000),
     });
     const logFile = `${stateDir}/log/ironic.log`;
     const consoleFile = `${stateDir}/log/console.log`;
     const child = new Deno.Command("/bin/sh", {
-      args: ["-c", 'exec "$@" >>"$0" 2>&1', consoleFile, "ironic", "--config-file", configFile],
+      args: [
+        "-c",
+        'exec "$@" >>"$0" 2>&1',
+        consoleFile,
+        ...argvOf(stateDir, ["ironic", "--config-file", configFile]),
+      ],
       cwd: stateDir,
       detached: true,
       stdin: "null",
@@ -288,6 +321,7 @@ export async function startIronic(options: IronicOptions = {}): Promise<IronicIn
     status.then(() => exited = true);
     const client = new IronicClient(url);
     const instance: IronicInstance = {
+      release,
       url,
       port,
       pid: child.pid,
@@ -300,6 +334,7 @@ export async function startIronic(options: IronicOptions = {}): Promise<IronicIn
       logTail: (lines = 100) => readTail(logFile, lines),
       async [Symbol.asyncDispose]() {
         await stopGroup({ pid: child.pid, status }, { graceMs: 10_000 });
+        if (chroot) await removeMountPoint(chroot, stateDir);
         if (!keep) await Deno.remove(stateDir, { recursive: true });
       },
     };
@@ -308,12 +343,14 @@ export async function startIronic(options: IronicOptions = {}): Promise<IronicIn
     } catch (err) {
       await stopGroup({ pid: child.pid, status }, { graceMs: 10_000 });
       const tail = await readTail(consoleFile, 30) + (await readTail(logFile, 30));
-      throw new Error(`Cannot start Ironic on ${url}: ${(err as Error).message}\n${tail}`, {
-        cause: err,
-      });
+      throw new Error(
+        `Cannot start Ironic ${release} on ${url}: ${(err as Error).message}\n${tail}`,
+        { cause: err },
+      );
     }
     return instance;
   } catch (err) {
+    if (chroot) await removeMountPoint(chroot, stateDir).catch(() => {});
     if (!keep) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     throw err;
   }

@@ -55,7 +55,8 @@ export type ProvisionTarget =
   | "adopt"
   | "rescue"
   | "unrescue"
-  | "unhold";
+  | "unhold"
+  | "service";
 
 export interface WaitOptions {
   /** Bound on the whole wait. */
@@ -199,6 +200,10 @@ export class IronicClient {
       deploySteps?: readonly Record<string, unknown>[];
       configdrive?: unknown;
       disableRamdisk?: boolean;
+      /** `rescue_password` of the `rescue` target. */
+      rescuePassword?: string;
+      /** `service_steps` of the `service` target (API ≥ 1.87, Ironic ≥ 2023.2). */
+      serviceSteps?: readonly Record<string, unknown>[];
     } = {},
   ): Promise<void> {
     const body: Record<string, unknown> = { target };
@@ -206,6 +211,8 @@ export class IronicClient {
     if (options.deploySteps) body.deploy_steps = options.deploySteps;
     if (options.configdrive !== undefined) body.configdrive = options.configdrive;
     if (options.disableRamdisk !== undefined) body.disable_ramdisk = options.disableRamdisk;
+    if (options.rescuePassword !== undefined) body.rescue_password = options.rescuePassword;
+    if (options.serviceSteps) body.service_steps = options.serviceSteps;
     return this.request("PUT", `/v1/nodes/${encodeURIComponent(node)}/states/provision`, body);
   }
 

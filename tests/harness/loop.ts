@@ -48,6 +48,9 @@ export async function createLoopDevice(options: LoopOptions): Promise<LoopDevice
     file,
     sizeBytes,
     async [Symbol.asyncDispose]() {
+      // Partitions the kernel learnt about (parted, partx -a) outlive the detach and would show
+      // up as stale `p1` on the next user of this loop number.
+      await tool("partx", ["-d", path]).catch(() => {});
       // udev may still hold the device for a moment after a partition-table change.
       for (let attempt = 0; attempt < 10; attempt++) {
         try {
