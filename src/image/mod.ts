@@ -4,7 +4,7 @@
  * Tools run through the Runner: `dd` (device write), `xz`/`zstd` (decompression), `blockdev`
  * (device size), `od` (disk identifier), `parted`,
  * `partprobe`, `udevadm`, `sgdisk` (partition table), `blkid`, `mkfs.vfat`, `mcopy`, `xorriso`
- * (config drive).
+ * (config drive), `wipefs`, `fuser`, `mkfs`, `mkswap`, `sync` (partition images).
  */
 export {
   CHECKSUM_UNAVAILABLE_MESSAGE,

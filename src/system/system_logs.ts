@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { Runner } from "./run.ts";
+import { listDirectory } from "./sysfs.ts";
 
 /** Member name → command line. */
 const COMMANDS: Record<string, [string, string[]]> = {
@@ -48,6 +49,7 @@ export async function collectSystemLogs(options: CollectOptions): Promise<string
       }
     });
     await Promise.all(outputs);
+    await collectMdadmDetails(runner, log, dir);
     if (options.devices.length > 0) {
       await Deno.mkdir(`${dir}/udev`);
       for (const device of options.devices) {
@@ -80,6 +82,35 @@ export async function collectSystemLogs(options: CollectOptions): Promise<string
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Beyond IPA (which has only /proc/mdstat): the full `mdadm --detail` of every md array, as
+ * `mdadm-detail/md<N>`, so a RAID problem can be read from the archive (member states, UUIDs,
+ * the volume name the skip list matches).
+ */
+async function collectMdadmDetails(runner: Runner, log: Logger, dir: string): Promise<void> {
+  let arrays: string[];
+  try {
+    arrays = (await listDirectory(runner, "/sys/block")).filter((n) => /^md\d+$/.test(n));
+  } catch (err) {
+    log.debug("md arrays not listed for the log archive", { error: err });
+    return;
+  }
+  if (arrays.length === 0) return;
+  await Deno.mkdir(`${dir}/mdadm-detail`);
+  for (const md of arrays) {
+    try {
+      // Exit 1: an inactive md node; its message is still worth keeping.
+      const result = await runner.run("mdadm", ["--detail", `/dev/${md}`], {
+        timeoutMs: 15_000,
+        okCodes: [0, 1],
+      });
+      await Deno.writeTextFile(`${dir}/mdadm-detail/${md}`, result.stdout + result.stderr);
+    } catch (err) {
+      log.debug("mdadm --detail skipped", { md, error: err });
+    }
   }
 }
 
