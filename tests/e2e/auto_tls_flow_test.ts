@@ -112,120 +112,122 @@ function watchSecrets(ironic: IronicInstance, nodeUuid: string) {
 
 for (const release of e2eReleases()) {
   Deno.test({
-  name: `${conductorLabel(release)} cleans and deploys through the agent over automatic TLS; ` +
-    "no token in logs",
-  ignore: cannotRunE2e(),
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "auto-tls-flow-" });
-    const image = buildImage();
-    await Deno.writeFile(`${dir}/disk.img`, image);
-    let watcher: PowerWatcher | null = null;
-    let ironicRef: IronicInstance | null = null;
-    try {
-      await using images = startImageServer({ "/disk.img": { body: { path: `${dir}/disk.img` } } });
-      await using ironic = await startIronic({ release, httpUrl: images.origin });
-      ironicRef = ironic;
-      await using disk = await createLoopDevice({ sizeMiB: 64 });
-      const client = ironic.client;
-      // Every field in the POST: Ironic 29 breaks a node on any PATCH (see the recipe).
-      const node = await client.createNode({
-        name: "tls-node",
-        driver: "fake-hardware",
-        deploy_interface: "direct",
-        properties: {
-          cpus: 1,
-          memory_mb: 2048,
-          local_gb: 1,
-          cpu_arch: "x86_64",
-          root_device: { name: disk.path },
-        },
-        instance_info: {
-          image_source: images.url("/disk.img"),
-          image_os_hash_algo: "sha256",
-          image_os_hash_value: await sha256Hex(image),
-          root_gb: 1,
-        },
-      });
-      await client.createPort(node.uuid, await physicalMac());
-      const secrets = watchSecrets(ironic, node.uuid);
-      await using watching = watchPower(client, node.uuid, {
-        agent: { apiUrl: ironic.url, blockDevices: [disk.path], autoTls: true },
-        logDir: dir,
-        maxBoots: 4,
-      });
-      watcher = watching;
+    name: `${conductorLabel(release)} cleans and deploys through the agent over automatic TLS; ` +
+      "no token in logs",
+    ignore: cannotRunE2e(),
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix: "auto-tls-flow-" });
+      const image = buildImage();
+      await Deno.writeFile(`${dir}/disk.img`, image);
+      let watcher: PowerWatcher | null = null;
+      let ironicRef: IronicInstance | null = null;
+      try {
+        await using images = startImageServer({
+          "/disk.img": { body: { path: `${dir}/disk.img` } },
+        });
+        await using ironic = await startIronic({ release, httpUrl: images.origin });
+        ironicRef = ironic;
+        await using disk = await createLoopDevice({ sizeMiB: 64 });
+        const client = ironic.client;
+        // Every field in the POST: Ironic 29 breaks a node on any PATCH (see the recipe).
+        const node = await client.createNode({
+          name: "tls-node",
+          driver: "fake-hardware",
+          deploy_interface: "direct",
+          properties: {
+            cpus: 1,
+            memory_mb: 2048,
+            local_gb: 1,
+            cpu_arch: "x86_64",
+            root_device: { name: disk.path },
+          },
+          instance_info: {
+            image_source: images.url("/disk.img"),
+            image_os_hash_algo: "sha256",
+            image_os_hash_value: await sha256Hex(image),
+            root_gb: 1,
+          },
+        });
+        await client.createPort(node.uuid, await physicalMac());
+        const secrets = watchSecrets(ironic, node.uuid);
+        await using watching = watchPower(client, node.uuid, {
+          agent: { apiUrl: ironic.url, blockDevices: [disk.path], autoTls: true },
+          logDir: dir,
+          maxBoots: 4,
+        });
+        watcher = watching;
 
-      await client.setProvisionState(node.uuid, "manage");
-      await client.waitForProvisionState(node.uuid, "manageable", {
-        timeoutMs: 30_000,
-        signal: watching.signal,
-      });
-      await client.setProvisionState(node.uuid, "provide");
-      await client.waitForProvisionState(node.uuid, "available", {
-        timeoutMs: 180_000,
-        signal: watching.signal,
-      });
-      await watching.settled();
+        await client.setProvisionState(node.uuid, "manage");
+        await client.waitForProvisionState(node.uuid, "manageable", {
+          timeoutMs: 30_000,
+          signal: watching.signal,
+        });
+        await client.setProvisionState(node.uuid, "provide");
+        await client.waitForProvisionState(node.uuid, "available", {
+          timeoutMs: 180_000,
+          signal: watching.signal,
+        });
+        await watching.settled();
 
-      await client.setProvisionState(node.uuid, "active");
-      const deployed = await client.waitForProvisionState(node.uuid, "active", {
-        timeoutMs: 180_000,
-        signal: watching.signal,
-      });
-      await watching.settled();
-      await secrets.stop();
-      assert.equal(deployed.last_error, null);
-      assert.equal(watching.boots, 2, "one boot for cleaning, one for the deployment");
-      assert.deepEqual(watching.problems, []);
-      await new Deno.Command("blockdev", { args: ["--flushbufs", disk.path] }).output();
-      const written = await readBacking(disk, 0, image.length);
-      assert.ok(written.every((b, i) => b === image[i]), "the loop device holds the image");
+        await client.setProvisionState(node.uuid, "active");
+        const deployed = await client.waitForProvisionState(node.uuid, "active", {
+          timeoutMs: 180_000,
+          signal: watching.signal,
+        });
+        await watching.settled();
+        await secrets.stop();
+        assert.equal(deployed.last_error, null);
+        assert.equal(watching.boots, 2, "one boot for cleaning, one for the deployment");
+        assert.deepEqual(watching.problems, []);
+        await new Deno.Command("blockdev", { args: ["--flushbufs", disk.path] }).output();
+        const written = await readBacking(disk, 0, image.length);
+        assert.ok(written.every((b, i) => b === image[i]), "the loop device holds the image");
 
-      // The conductor called back over HTTPS ...
-      assert.ok(secrets.agentUrls.size >= 1, "saw the callback URL Ironic stored");
-      for (const url of secrets.agentUrls) assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
-      // ... verifying against the certificate it pinned from agent_verify_ca.
-      const pinned = `${ironic.stateDir}/certificates/${node.uuid}.crt`;
-      const text = await output("openssl", ["x509", "-in", pinned, "-noout", "-text"]);
-      assert.match(text, /Signature Algorithm: ecdsa-with-SHA512/);
-      assert.match(text, /NIST CURVE: P-384/);
-      assert.match(text, /X509v3 Subject Alternative Name: critical\s+IP Address:127\.0\.0\.1\s/);
-      const dates = await output("openssl", ["x509", "-in", pinned, "-noout", "-dates"]);
-      const notBefore = Date.parse(/notBefore=(.*)/.exec(dates)![1]!);
-      const notAfter = Date.parse(/notAfter=(.*)/.exec(dates)![1]!);
-      assert.equal(notAfter - notBefore, (90 * 86400 + 3600) * 1000, "90 days plus the skew");
-      assert.ok(notBefore < Date.now() - 3000 * 1000, "back-dated by the allowed clock skew");
-      const agentLogs = await Promise.all(
-        watching.agents.map((a) => Deno.readTextFile(a.logFile)),
-      );
-      assert.ok(agentLogs.every((l) => /agent API listening .*protocol=https/.test(l)));
-      assert.ok(
-        agentLogs.some((l) => /api request .*method=POST .*status=200/.test(l)),
-        "the conductor's commands reached the HTTPS server",
-      );
+        // The conductor called back over HTTPS ...
+        assert.ok(secrets.agentUrls.size >= 1, "saw the callback URL Ironic stored");
+        for (const url of secrets.agentUrls) assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+        // ... verifying against the certificate it pinned from agent_verify_ca.
+        const pinned = `${ironic.stateDir}/certificates/${node.uuid}.crt`;
+        const text = await output("openssl", ["x509", "-in", pinned, "-noout", "-text"]);
+        assert.match(text, /Signature Algorithm: ecdsa-with-SHA512/);
+        assert.match(text, /NIST CURVE: P-384/);
+        assert.match(text, /X509v3 Subject Alternative Name: critical\s+IP Address:127\.0\.0\.1\s/);
+        const dates = await output("openssl", ["x509", "-in", pinned, "-noout", "-dates"]);
+        const notBefore = Date.parse(/notBefore=(.*)/.exec(dates)![1]!);
+        const notAfter = Date.parse(/notAfter=(.*)/.exec(dates)![1]!);
+        assert.equal(notAfter - notBefore, (90 * 86400 + 3600) * 1000, "90 days plus the skew");
+        assert.ok(notBefore < Date.now() - 3000 * 1000, "back-dated by the allowed clock skew");
+        const agentLogs = await Promise.all(
+          watching.agents.map((a) => Deno.readTextFile(a.logFile)),
+        );
+        assert.ok(agentLogs.every((l) => /agent API listening .*protocol=https/.test(l)));
+        assert.ok(
+          agentLogs.some((l) => /api request .*method=POST .*status=200/.test(l)),
+          "the conductor's commands reached the HTTPS server",
+        );
 
-      // Token secrecy: every token Ironic issued, absent from every agent log.
-      assert.ok(secrets.tokens.size >= 2, `a token per boot, saw ${secrets.tokens.size}`);
-      for (const token of secrets.tokens) {
-        for (const [i, log] of agentLogs.entries()) {
-          assert.ok(!log.includes(token), `agent log #${i + 1} contains the agent token`);
+        // Token secrecy: every token Ironic issued, absent from every agent log.
+        assert.ok(secrets.tokens.size >= 2, `a token per boot, saw ${secrets.tokens.size}`);
+        for (const token of secrets.tokens) {
+          for (const [i, log] of agentLogs.entries()) {
+            assert.ok(!log.includes(token), `agent log #${i + 1} contains the agent token`);
+          }
         }
+        printDiagnostics(
+          `\n===== auto-TLS flow: ${secrets.tokens.size} tokens checked against ` +
+            `${agentLogs.length} agent logs (${agentLogs.reduce((n, l) => n + l.length, 0)} bytes)`,
+        );
+        await watching.stop();
+      } catch (err) {
+        if (watcher) printDiagnostics(watcher.events.join("\n"));
+        if (ironicRef) await printTails([{ label: "ironic", path: ironicRef.logFile }], 120);
+        for (const agent of watcher?.agents ?? []) {
+          await printTails([{ label: "agent", path: agent.logFile }], 80);
+        }
+        throw err;
+      } finally {
+        if (Deno.env.get("IRONIC_E2E_KEEP") !== "1") await Deno.remove(dir, { recursive: true });
       }
-      printDiagnostics(
-        `\n===== auto-TLS flow: ${secrets.tokens.size} tokens checked against ` +
-          `${agentLogs.length} agent logs (${agentLogs.reduce((n, l) => n + l.length, 0)} bytes)`,
-      );
-      await watching.stop();
-    } catch (err) {
-      if (watcher) printDiagnostics(watcher.events.join("\n"));
-      if (ironicRef) await printTails([{ label: "ironic", path: ironicRef.logFile }], 120);
-      for (const agent of watcher?.agents ?? []) {
-        await printTails([{ label: "agent", path: agent.logFile }], 80);
-      }
-      throw err;
-    } finally {
-      if (Deno.env.get("IRONIC_E2E_KEEP") !== "1") await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
+    },
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * Acceptance test (issue #4): a real, unmodified Ironic 21.4 conductor
+ * Acceptance test (issue #4): a real, unmodified Ironic conductor (21.4 and 29)
  *
  * 1. runs a custom hardware manager's clean step (`managers/examples/site_manager.ts`,
  *    `record_asset_tag`, loaded with `--hardware-managers`) in a manual cleaning, after which the
@@ -19,6 +19,7 @@ import assert from "node:assert/strict";
 import { createLoopDevice, type LoopDevice, readBacking } from "../harness/loop.ts";
 import { startImageServer } from "../harness/image_server.ts";
 import { type IronicInstance, startIronic } from "../harness/ironic.ts";
+import { cannotRunE2e, conductorLabel, e2eReleases } from "../harness/flow_fixtures.ts";
 import { type PowerWatcher, watchPower } from "../harness/power_watcher.ts";
 import { printDiagnostics, printTails } from "../harness/process_util.ts";
 
@@ -122,140 +123,151 @@ async function printFailureDiagnostics(ironic: IronicInstance, watcher: PowerWat
   }
 }
 
-Deno.test({
-  name: "Ironic 21.4 runs a custom manager's clean step and deploys to the hinted loop device",
-  ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
-  async fn() {
-    const timings: Record<string, number> = {};
-    async function phase<T>(name: string, body: () => Promise<T>): Promise<T> {
-      const started = performance.now();
-      const result = await body();
-      timings[name] = Math.round(performance.now() - started);
-      return result;
-    }
+for (const release of e2eReleases()) {
+  Deno.test({
+    name: `${conductorLabel(release)} runs a custom manager's clean step and deploys to the ` +
+      "hinted loop device",
+    ignore: cannotRunE2e(),
+    async fn() {
+      const timings: Record<string, number> = {};
+      async function phase<T>(name: string, body: () => Promise<T>): Promise<T> {
+        const started = performance.now();
+        const result = await body();
+        timings[name] = Math.round(performance.now() - started);
+        return result;
+      }
 
-    await using dir = await tempDir();
-    const image = buildWholeDiskImage(IMAGE_SIZE);
-    const imageFile = `${dir.path}/disk.img`;
-    await Deno.writeFile(imageFile, image);
-    const digest = await sha256Hex(image);
-    await using images = startImageServer({ "/disk.img": { body: { path: imageFile } } });
-    await using ironic = await phase("start ironic", () =>
-      startIronic({
-        httpUrl: images.origin,
-        // Nothing but the deployment may touch the disks, so the bystander can be compared.
-        extraConfig: { conductor: { automated_clean: false } },
-      }));
-    // Both under the 4 GiB default rule; only `target` is at least 1 GiB (sparse files).
-    await using bystander = await createLoopDevice({ sizeMiB: 64 });
-    await using target = await createLoopDevice({ sizeMiB: 1088 });
-    const client = ironic.client;
-    let watcher: PowerWatcher | null = null;
+      await using dir = await tempDir();
+      const image = buildWholeDiskImage(IMAGE_SIZE);
+      const imageFile = `${dir.path}/disk.img`;
+      await Deno.writeFile(imageFile, image);
+      const digest = await sha256Hex(image);
+      await using images = startImageServer({ "/disk.img": { body: { path: imageFile } } });
+      await using ironic = await phase("start ironic", () =>
+        startIronic({
+          release,
+          httpUrl: images.origin,
+          // Nothing but the deployment may touch the disks, so the bystander can be compared.
+          extraConfig: { conductor: { automated_clean: false } },
+        }));
+      // Both under the 4 GiB default rule; only `target` is at least 1 GiB (sparse files).
+      await using bystander = await createLoopDevice({ sizeMiB: 64 });
+      await using target = await createLoopDevice({ sizeMiB: 1088 });
+      const client = ironic.client;
+      let watcher: PowerWatcher | null = null;
 
-    try {
-      await seedRandom(bystander, 2 * MiB);
-      await seedRandom(target, 2 * MiB);
-      const bystanderBefore = await sha256Hex(await readDisk(bystander, 2 * MiB));
+      try {
+        await seedRandom(bystander, 2 * MiB);
+        await seedRandom(target, 2 * MiB);
+        const bystanderBefore = await sha256Hex(await readDisk(bystander, 2 * MiB));
 
-      const node = await client.createNode({
-        name: "e2e-hints-node",
-        driver: "fake-hardware",
-        deploy_interface: "direct",
-        properties: {
-          cpus: 1,
-          memory_mb: 2048,
-          local_gb: 1,
-          cpu_arch: "x86_64",
-          root_device: { size: ">= 1" },
-        },
-      });
-      await client.createPort(node.uuid, await physicalMac());
-      await using watching = watchPower(client, node.uuid, {
-        agent: {
-          apiUrl: ironic.url,
-          blockDevices: [bystander.path, target.path],
-          extraArgs: ["--hardware-managers", "managers/examples/site_manager.ts"],
-        },
-        logDir: dir.path,
-        maxBoots: 4,
-      });
-      watcher = watching;
-
-      await phase("manage", async () => {
-        await client.setProvisionState(node.uuid, "manage");
-        await client.waitForProvisionState(node.uuid, "manageable", {
-          timeoutMs: 30_000,
-          signal: watching.signal,
+        const node = await client.createNode({
+          name: "e2e-hints-node",
+          driver: "fake-hardware",
+          deploy_interface: "direct",
+          properties: {
+            cpus: 1,
+            memory_mb: 2048,
+            local_gb: 1,
+            cpu_arch: "x86_64",
+            root_device: { size: ">= 1" },
+          },
+          // In the POST: Ironic 29 breaks a node on any PATCH (see the recipe).
+          instance_info: {
+            image_source: images.url("/disk.img"),
+            image_os_hash_algo: "sha256",
+            image_os_hash_value: digest,
+            root_gb: 1,
+          },
         });
-      });
-
-      await phase("manual cleaning with record_asset_tag", async () => {
-        await client.setProvisionState(node.uuid, "clean", {
-          cleanSteps: [{ interface: "deploy", step: "record_asset_tag", args: { tag: ASSET_TAG } }],
+        await client.createPort(node.uuid, await physicalMac());
+        await using watching = watchPower(client, node.uuid, {
+          agent: {
+            apiUrl: ironic.url,
+            blockDevices: [bystander.path, target.path],
+            extraArgs: ["--hardware-managers", "managers/examples/site_manager.ts"],
+          },
+          logDir: dir.path,
+          maxBoots: 4,
         });
-        await client.waitForProvisionState(node.uuid, "manageable", {
-          timeoutMs: 180_000,
-          signal: watching.signal,
-        });
-      });
-      await watcher.settled();
-      assert.equal(watcher.boots, 1, "one ramdisk boot for the manual cleaning");
-      assert.equal(watcher.current, null, "cleaning ends with the machine powered off");
-      const cleaned = await client.getNode(node.uuid);
-      assert.equal(cleaned.last_error, null);
-      const cleanLog = await Deno.readTextFile(watcher.agents[0]!.logFile);
-      assert.match(cleanLog, /running step.*manager=SiteManager/, "dispatched to SiteManager");
-      assert.match(cleanLog, new RegExp(`recording asset tag.*tag=${ASSET_TAG}`));
-      assert.equal(
-        await sha256Hex(await readDisk(bystander, 2 * MiB)),
-        bystanderBefore,
-        "the custom clean step writes no disk",
-      );
+        watcher = watching;
 
-      await phase("provide (no automated cleaning)", async () => {
-        await client.setProvisionState(node.uuid, "provide");
-        await client.waitForProvisionState(node.uuid, "available", {
-          timeoutMs: 30_000,
-          signal: watching.signal,
+        await phase("manage", async () => {
+          await client.setProvisionState(node.uuid, "manage");
+          await client.waitForProvisionState(node.uuid, "manageable", {
+            timeoutMs: 30_000,
+            signal: watching.signal,
+          });
         });
-      });
-      await client.setInstanceInfo(node.uuid, {
-        image_source: images.url("/disk.img"),
-        image_os_hash_algo: "sha256",
-        image_os_hash_value: digest,
-        root_gb: 1,
-      });
-      await phase("deploy with root_device hints", async () => {
-        await client.setProvisionState(node.uuid, "active");
-        await client.waitForProvisionState(node.uuid, "active", {
-          timeoutMs: 180_000,
-          signal: watching.signal,
+
+        await phase("manual cleaning with record_asset_tag", async () => {
+          await client.setProvisionState(node.uuid, "clean", {
+            cleanSteps: [{
+              interface: "deploy",
+              step: "record_asset_tag",
+              args: { tag: ASSET_TAG },
+            }],
+          });
+          await client.waitForProvisionState(node.uuid, "manageable", {
+            timeoutMs: 180_000,
+            signal: watching.signal,
+          });
         });
-      });
-      await watcher.settled();
-      assert.equal(watcher.boots, 2, "one ramdisk boot for the deployment");
+        await watcher.settled();
+        assert.equal(watcher.boots, 1, "one ramdisk boot for the manual cleaning");
+        assert.equal(watcher.current, null, "cleaning ends with the machine powered off");
+        const cleaned = await client.getNode(node.uuid);
+        assert.equal(cleaned.last_error, null);
+        const cleanLog = await Deno.readTextFile(watcher.agents[0]!.logFile);
+        assert.match(cleanLog, /running step.*manager=SiteManager/, "dispatched to SiteManager");
+        assert.match(cleanLog, new RegExp(`recording asset tag.*tag=${ASSET_TAG}`));
+        assert.equal(
+          await sha256Hex(await readDisk(bystander, 2 * MiB)),
+          bystanderBefore,
+          "the custom clean step writes no disk",
+        );
 
-      const written = await readDisk(target, image.length);
-      assert.equal(await sha256Hex(written), digest, "the hinted device holds the image");
-      assert.equal(
-        await sha256Hex(await readDisk(bystander, 2 * MiB)),
-        bystanderBefore,
-        "the other visible device is untouched",
-      );
-      const deployLog = await Deno.readTextFile(watcher.agents[1]!.logFile);
-      assert.match(
-        deployLog,
-        new RegExp(`Picked root device matching the root device hints.*device=${target.path}`),
-      );
-      assert.deepEqual(watcher.problems, []);
+        await phase("provide (no automated cleaning)", async () => {
+          await client.setProvisionState(node.uuid, "provide");
+          await client.waitForProvisionState(node.uuid, "available", {
+            timeoutMs: 30_000,
+            signal: watching.signal,
+          });
+        });
+        await phase("deploy with root_device hints", async () => {
+          await client.setProvisionState(node.uuid, "active");
+          await client.waitForProvisionState(node.uuid, "active", {
+            timeoutMs: 180_000,
+            signal: watching.signal,
+          });
+        });
+        await watcher.settled();
+        assert.equal(watcher.boots, 2, "one ramdisk boot for the deployment");
 
-      await watching.stop();
-      printDiagnostics(
-        `\n===== custom manager + hints timings (ms) =====\n${JSON.stringify(timings, null, 2)}`,
-      );
-    } catch (err) {
-      await printFailureDiagnostics(ironic, watcher);
-      throw err;
-    }
-  },
-});
+        const written = await readDisk(target, image.length);
+        assert.equal(await sha256Hex(written), digest, "the hinted device holds the image");
+        assert.equal(
+          await sha256Hex(await readDisk(bystander, 2 * MiB)),
+          bystanderBefore,
+          "the other visible device is untouched",
+        );
+        const deployLog = await Deno.readTextFile(watcher.agents[1]!.logFile);
+        assert.match(
+          deployLog,
+          new RegExp(`Picked root device matching the root device hints.*device=${target.path}`),
+        );
+        assert.deepEqual(watcher.problems, []);
+
+        await watching.stop();
+        printDiagnostics(
+          `\n===== e2e timings ${
+            JSON.stringify({ conductor: release, flow: "custom-manager-hints" })
+          } (ms) =====\n${JSON.stringify(timings)}`,
+        );
+      } catch (err) {
+        await printFailureDiagnostics(ironic, watcher);
+        throw err;
+      }
+    },
+  });
+}

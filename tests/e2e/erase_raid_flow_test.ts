@@ -1,5 +1,5 @@
 /**
- * Acceptance test: a real, unmodified Ironic 21.4 conductor runs automated cleaning with
+ * Acceptance test: a real, unmodified Ironic conductor (21.4 and 29) runs automated cleaning with
  * `erase_devices` enabled (`[deploy]erase_devices_priority = 10`) on two loop devices, then
  * manual cleaning with the `agent` RAID interface, which Ironic's `fake-hardware` type accepts
  * (`supported_raid_interfaces` = FakeRAID + NoRAID + AgentRAID).
@@ -12,12 +12,12 @@
  */
 import assert from "node:assert/strict";
 import { createLoopDevice, type LoopDevice, writeBacking } from "../harness/loop.ts";
-import { type IronicInstance, startIronic } from "../harness/ironic.ts";
+import { type IronicInstance, type IronicRelease, startIronic } from "../harness/ironic.ts";
+import { cannotRunE2e, conductorLabel, e2eReleases } from "../harness/flow_fixtures.ts";
 import { type PowerWatcher, watchPower } from "../harness/power_watcher.ts";
 import { printDiagnostics, printTails } from "../harness/process_util.ts";
 
 const MiB = 1024 * 1024;
-const isRoot = Deno.build.os === "linux" && Deno.uid() === 0;
 const hasMd = await Deno.stat("/proc/mdstat").then(() => true, () => false);
 
 /** MAC of the first physical network interface (one with a `device` link). */
@@ -79,7 +79,7 @@ interface Setup extends AsyncDisposable {
   dir: string;
 }
 
-async function setUp(): Promise<Setup> {
+async function setUp(release: IronicRelease): Promise<Setup> {
   const dir = await Deno.makeTempDir({ prefix: "erase-raid-flow-" });
   const loops: LoopDevice[] = [];
   let ironic: IronicInstance | null = null;
@@ -94,6 +94,7 @@ async function setUp(): Promise<Setup> {
   };
   try {
     ironic = await startIronic({
+      release,
       extraConfig: {
         DEFAULT: { enabled_raid_interfaces: "agent,no-raid" },
         deploy: { erase_devices_priority: 10 },
@@ -107,163 +108,166 @@ async function setUp(): Promise<Setup> {
   }
 }
 
-Deno.test({
-  name: "Ironic 21.4 automated cleaning with erase_devices erases both disks",
-  ignore: !isRoot,
-  async fn() {
-    await using setup = await setUp();
-    const { ironic, loops } = setup;
+for (const release of e2eReleases()) {
+  Deno.test({
+    name: `${conductorLabel(release)} automated cleaning with erase_devices erases both disks`,
+    ignore: cannotRunE2e(),
+    async fn() {
+      await using setup = await setUp(release);
+      const { ironic, loops } = setup;
+      const client = ironic.client;
+      let watcher: PowerWatcher | null = null;
+      try {
+        for (const loop of loops) await scribble(loop);
+        for (const loop of loops) assert.ok((await nonZeroBytes(loop)) > MiB);
+        const node = await client.createNode({
+          name: "erase-node",
+          deploy_interface: "direct",
+          raid_interface: "agent",
+          properties: { cpus: 1, memory_mb: 2048, local_gb: 1, cpu_arch: "x86_64" },
+        });
+        await client.createPort(node.uuid, await physicalMac());
+        await using watching = watchPower(client, node.uuid, {
+          agent: { apiUrl: ironic.url, blockDevices: loops.map((l) => l.path) },
+          logDir: setup.dir,
+          maxBoots: 4,
+        });
+        watcher = watching;
+        await client.setProvisionState(node.uuid, "manage");
+        await client.waitForProvisionState(node.uuid, "manageable", {
+          timeoutMs: 30_000,
+          signal: watching.signal,
+        });
+
+        const started = performance.now();
+        await client.setProvisionState(node.uuid, "provide");
+        await client.waitForProvisionState(node.uuid, "available", {
+          timeoutMs: 180_000,
+          signal: watching.signal,
+        });
+        const seconds = (performance.now() - started) / 1000;
+        await watching.settled();
+        assert.equal(watching.boots, 1, "one ramdisk boot for cleaning");
+        for (const loop of loops) {
+          assert.equal(await nonZeroBytes(loop), 0, `${loop.path} is erased end to end`);
+        }
+        // erase_devices ran (not only erase_devices_metadata, which leaves the middle alone).
+        const agentLog = await Deno.readTextFile(watching.agents[0]!.logFile);
+        assert.match(agentLog, /Erasing block devices/);
+        const final = await client.getNode(node.uuid);
+        assert.equal(final.last_error, null);
+        printDiagnostics(
+          `\n===== automated cleaning with erase_devices: ${seconds.toFixed(1)} s =====`,
+        );
+        await watching.stop();
+      } catch (err) {
+        await failureDiagnostics(ironic, watcher);
+        throw err;
+      }
+    },
+  });
+
+  /** `PUT /v1/nodes/{node}/states/raid`. */
+  async function setTargetRaidConfig(ironic: IronicInstance, node: string, config: unknown) {
+    await ironic.client.request("PUT", `/v1/nodes/${node}/states/raid`, config);
+  }
+
+  async function manualClean(
+    ironic: IronicInstance,
+    loops: LoopDevice[],
+    dir: string,
+    steps: Record<string, unknown>[],
+    before?: (node: string) => Promise<void>,
+  ) {
     const client = ironic.client;
-    let watcher: PowerWatcher | null = null;
+    const node = await client.createNode({
+      name: `raid-node-${crypto.randomUUID().slice(0, 8)}`,
+      deploy_interface: "direct",
+      raid_interface: "agent",
+      properties: { cpus: 1, memory_mb: 2048, local_gb: 1, cpu_arch: "x86_64" },
+    });
+    await client.createPort(node.uuid, await physicalMac());
+    const watching = watchPower(client, node.uuid, {
+      agent: { apiUrl: ironic.url, blockDevices: loops.map((l) => l.path) },
+      logDir: dir,
+      maxBoots: 3,
+    });
     try {
-      for (const loop of loops) await scribble(loop);
-      for (const loop of loops) assert.ok((await nonZeroBytes(loop)) > MiB);
-      const node = await client.createNode({
-        name: "erase-node",
-        deploy_interface: "direct",
-        raid_interface: "agent",
-        properties: { cpus: 1, memory_mb: 2048, local_gb: 1, cpu_arch: "x86_64" },
-      });
-      await client.createPort(node.uuid, await physicalMac());
-      await using watching = watchPower(client, node.uuid, {
-        agent: { apiUrl: ironic.url, blockDevices: loops.map((l) => l.path) },
-        logDir: setup.dir,
-        maxBoots: 4,
-      });
-      watcher = watching;
       await client.setProvisionState(node.uuid, "manage");
       await client.waitForProvisionState(node.uuid, "manageable", {
         timeoutMs: 30_000,
         signal: watching.signal,
       });
-
-      const started = performance.now();
-      await client.setProvisionState(node.uuid, "provide");
-      await client.waitForProvisionState(node.uuid, "available", {
+      await before?.(node.uuid);
+      await client.setProvisionState(node.uuid, "clean", { cleanSteps: steps });
+      await client.waitForProvisionState(node.uuid, "manageable", {
         timeoutMs: 180_000,
         signal: watching.signal,
       });
-      const seconds = (performance.now() - started) / 1000;
       await watching.settled();
-      assert.equal(watching.boots, 1, "one ramdisk boot for cleaning");
-      for (const loop of loops) {
-        assert.equal(await nonZeroBytes(loop), 0, `${loop.path} is erased end to end`);
-      }
-      // erase_devices ran (not only erase_devices_metadata, which leaves the middle alone).
-      const agentLog = await Deno.readTextFile(watching.agents[0]!.logFile);
-      assert.match(agentLog, /Erasing block devices/);
-      const final = await client.getNode(node.uuid);
-      assert.equal(final.last_error, null);
-      printDiagnostics(
-        `\n===== automated cleaning with erase_devices: ${seconds.toFixed(1)} s =====`,
-      );
-      await watching.stop();
+      return { node: await client.getNode(node.uuid), watcher: watching };
     } catch (err) {
-      await failureDiagnostics(ironic, watcher);
+      await failureDiagnostics(ironic, watching);
       throw err;
-    }
-  },
-});
-
-/** `PUT /v1/nodes/{node}/states/raid`. */
-async function setTargetRaidConfig(ironic: IronicInstance, node: string, config: unknown) {
-  await ironic.client.request("PUT", `/v1/nodes/${node}/states/raid`, config);
-}
-
-async function manualClean(
-  ironic: IronicInstance,
-  loops: LoopDevice[],
-  dir: string,
-  steps: Record<string, unknown>[],
-  before?: (node: string) => Promise<void>,
-) {
-  const client = ironic.client;
-  const node = await client.createNode({
-    name: `raid-node-${crypto.randomUUID().slice(0, 8)}`,
-    deploy_interface: "direct",
-    raid_interface: "agent",
-    properties: { cpus: 1, memory_mb: 2048, local_gb: 1, cpu_arch: "x86_64" },
-  });
-  await client.createPort(node.uuid, await physicalMac());
-  const watching = watchPower(client, node.uuid, {
-    agent: { apiUrl: ironic.url, blockDevices: loops.map((l) => l.path) },
-    logDir: dir,
-    maxBoots: 3,
-  });
-  try {
-    await client.setProvisionState(node.uuid, "manage");
-    await client.waitForProvisionState(node.uuid, "manageable", {
-      timeoutMs: 30_000,
-      signal: watching.signal,
-    });
-    await before?.(node.uuid);
-    await client.setProvisionState(node.uuid, "clean", { cleanSteps: steps });
-    await client.waitForProvisionState(node.uuid, "manageable", {
-      timeoutMs: 180_000,
-      signal: watching.signal,
-    });
-    await watching.settled();
-    return { node: await client.getNode(node.uuid), watcher: watching };
-  } catch (err) {
-    await failureDiagnostics(ironic, watching);
-    throw err;
-  } finally {
-    await watching.stop();
-  }
-}
-
-Deno.test({
-  name: "Ironic 21.4 runs raid.delete_configuration through the agent RAID interface",
-  ignore: !isRoot,
-  async fn() {
-    await using setup = await setUp();
-    const { node, watcher } = await manualClean(setup.ironic, setup.loops, setup.dir, [
-      { interface: "raid", step: "delete_configuration" },
-    ]);
-    assert.equal(node.last_error, null);
-    assert.equal(node.raid_interface, "agent");
-    assert.deepEqual(node.raid_config, {}, "no RAID configuration is left on the node");
-    const agentLog = await Deno.readTextFile(watcher.agents[0]!.logFile);
-    assert.match(agentLog, /Not assembling arrays: --only-block-devices/);
-  },
-});
-
-Deno.test({
-  name:
-    "Ironic 21.4 builds a software RAID 1 from target_raid_config with raid.create_configuration",
-  ignore: !isRoot || !hasMd,
-  async fn() {
-    await using setup = await setUp();
-    const target = {
-      logical_disks: [{
-        size_gb: "MAX",
-        raid_level: "1",
-        controller: "software",
-        volume_name: "root",
-        is_root_volume: true,
-      }],
-    };
-    const created: string[] = [];
-    try {
-      const { node, watcher } = await manualClean(
-        setup.ironic,
-        setup.loops,
-        setup.dir,
-        [{ interface: "raid", step: "create_configuration" }],
-        (uuid) => setTargetRaidConfig(setup.ironic, uuid, target),
-      );
-      const agentLog = await Deno.readTextFile(watcher.agents[0]!.logFile);
-      for (const match of agentLog.matchAll(/Creating md array .*md=(\/dev\/md\d+)/g)) {
-        created.push(match[1]!);
-      }
-      assert.equal(node.last_error, null);
-      assert.equal((node.raid_config as { logical_disks: unknown[] }).logical_disks.length, 1);
-      assert.equal(created.length, 1);
-      const detail = await tool("mdadm", ["--detail", created[0]!]);
-      assert.match(detail, /Raid Level : raid1/);
-      for (const loop of setup.loops) assert.ok(detail.includes(`${loop.path}p1`));
     } finally {
-      for (const md of created) await tool("mdadm", ["--stop", md]).catch(() => {});
+      await watching.stop();
     }
-  },
-});
+  }
+
+  Deno.test({
+    name: `${conductorLabel(release)} runs raid.delete_configuration through the agent RAID ` +
+      "interface",
+    ignore: cannotRunE2e(),
+    async fn() {
+      await using setup = await setUp(release);
+      const { node, watcher } = await manualClean(setup.ironic, setup.loops, setup.dir, [
+        { interface: "raid", step: "delete_configuration" },
+      ]);
+      assert.equal(node.last_error, null);
+      assert.equal(node.raid_interface, "agent");
+      assert.deepEqual(node.raid_config, {}, "no RAID configuration is left on the node");
+      const agentLog = await Deno.readTextFile(watcher.agents[0]!.logFile);
+      assert.match(agentLog, /Not assembling arrays: --only-block-devices/);
+    },
+  });
+
+  Deno.test({
+    name: `${conductorLabel(release)} builds a software RAID 1 from target_raid_config with ` +
+      "raid.create_configuration",
+    ignore: cannotRunE2e() || !hasMd,
+    async fn() {
+      await using setup = await setUp(release);
+      const target = {
+        logical_disks: [{
+          size_gb: "MAX",
+          raid_level: "1",
+          controller: "software",
+          volume_name: "root",
+          is_root_volume: true,
+        }],
+      };
+      const created: string[] = [];
+      try {
+        const { node, watcher } = await manualClean(
+          setup.ironic,
+          setup.loops,
+          setup.dir,
+          [{ interface: "raid", step: "create_configuration" }],
+          (uuid) => setTargetRaidConfig(setup.ironic, uuid, target),
+        );
+        const agentLog = await Deno.readTextFile(watcher.agents[0]!.logFile);
+        for (const match of agentLog.matchAll(/Creating md array .*md=(\/dev\/md\d+)/g)) {
+          created.push(match[1]!);
+        }
+        assert.equal(node.last_error, null);
+        assert.equal((node.raid_config as { logical_disks: unknown[] }).logical_disks.length, 1);
+        assert.equal(created.length, 1);
+        const detail = await tool("mdadm", ["--detail", created[0]!]);
+        assert.match(detail, /Raid Level : raid1/);
+        for (const loop of setup.loops) assert.ok(detail.includes(`${loop.path}p1`));
+      } finally {
+        for (const md of created) await tool("mdadm", ["--stop", md]).catch(() => {});
+      }
+    },
+  });
+}
