@@ -24,6 +24,7 @@ import { findOsInstallDevice } from "../src/hints/install_device.ts";
 import { listBlockDevices } from "../src/inventory/block_devices.ts";
 import { collectHardwareInfo } from "../src/inventory/hardware_info.ts";
 import { listNetworkInterfaces } from "../src/inventory/network.ts";
+import { captureLldp } from "../src/inventory/lldp_capture.ts";
 import { cleanUefiNvram, compilePatterns } from "../src/uefi/nvram.ts";
 import { applyConfiguration } from "../src/raid/apply.ts";
 import { createConfiguration, type RaidOptions } from "../src/raid/create.ts";
@@ -247,9 +248,17 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           onlyBlockDevices: config.onlyBlockDevices,
         }),
       listNetworkInterfaces: () => listNetworkInterfaces(runner, log),
+      collectLldpData: (names) =>
+        captureLldp(runner, names, { log, timeoutMs: config.lldpTimeout * 1000 }),
       getOsInstallDevice,
       listHardwareInfo: () =>
-        collectHardwareInfo({ runner, log, managers, cmdlinePath: config.cmdlinePath }),
+        collectHardwareInfo({
+          runner,
+          log,
+          managers,
+          cmdlinePath: config.cmdlinePath,
+          collectLldp: config.collectLldp,
+        }),
       eraseDevicesMetadata: async (node, stepLog) =>
         eraseDevicesMetadata({
           runner,

@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Runner } from "../system/run.ts";
 import type { BlockDevice, Inventory, NetworkInterface } from "../inventory/types.ts";
+import type { LldpTlv } from "../inventory/lldp_frame.ts";
 import type { DeviceEraseReport, EraseBlockDeviceContext } from "../erase/block_device.ts";
 
 /** Support levels (spec 04 §2); larger values are allowed for site managers. */
@@ -87,6 +88,8 @@ export interface StepDefinition {
 export interface Capabilities {
   listBlockDevices(options?: { includePartitions?: boolean }): Promise<BlockDevice[]>;
   listNetworkInterfaces(): Promise<NetworkInterface[]>;
+  /** One LLDP frame's TLVs per interface, `[]` if none came (`collect_lldp_data`, spec 05 §2). */
+  collectLldpData(interfaceNames: readonly string[]): Promise<Record<string, LldpTlv[]>>;
   /** Path of the install device for `node` (root device hints, spec 07). */
   getOsInstallDevice(node: Node | null): Promise<string>;
   listHardwareInfo(): Promise<Inventory>;

@@ -19,6 +19,7 @@ import {
   ImageDownloadTimeoutError,
 } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
+import { chunkReader } from "./chunk_reader.ts";
 import type { ImageHttp } from "./http_client.ts";
 import { abortableSleep, type Sleep } from "./sleep.ts";
 
@@ -44,7 +45,10 @@ export interface ImageResponse extends AsyncDisposable {
   readonly url: string;
   /** Content-Length, when the server sent one. */
   readonly total: number | null;
-  /** The body, chunk by chunk, as the network delivers it; guarded by the stall timeout. */
+  /**
+   * The body, chunk by chunk, as the network delivers it; guarded by the stall timeout. A chunk
+   * is only valid until the next one is requested (one buffer is reused, `chunk_reader.ts`).
+   */
   chunks(): AsyncGenerator<Uint8Array, void, undefined>;
 }
 
@@ -251,7 +255,7 @@ function imageResponse(
   ): AsyncGenerator<Uint8Array, void, undefined> {
     const body = opened.response.body;
     if (!body) return;
-    const reader = body.getReader();
+    const reader = chunkReader(body);
     try {
       for (;;) {
         if (options.deadline != null && now() > options.deadline) {
@@ -265,9 +269,9 @@ function imageResponse(
           stalled = true;
           opened.controller.abort();
         }, timeoutMs);
-        let result: ReadableStreamReadResult<Uint8Array>;
+        let chunk: Uint8Array | null;
         try {
-          result = await reader.read();
+          chunk = await reader.read();
         } catch (err) {
           if (options.signal?.aborted) throw options.signal.reason;
           if (stalled) {
@@ -284,7 +288,7 @@ function imageResponse(
         } finally {
           clearTimeout(timer);
         }
-        if (result.done) {
+        if (chunk === null) {
           if (total !== null && received() < total) {
             throw new ImageDownloadError(
               `Download of image ${options.imageId} failed: the body from ${url} ended after ` +
@@ -293,7 +297,7 @@ function imageResponse(
           }
           return;
         }
-        yield result.value;
+        yield chunk;
       }
     } finally {
       reader.releaseLock();

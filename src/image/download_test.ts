@@ -34,7 +34,8 @@ function http() {
 
 async function readAll(image: ImageResponse): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for await (const chunk of image.chunks()) parts.push(chunk);
+  // Chunks share one buffer: keep copies.
+  for await (const chunk of image.chunks()) parts.push(chunk.slice());
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const part of parts) {

@@ -1,7 +1,7 @@
 /**
  * Image deployment (spec 08): what `standby.prepare_image` uses from this folder.
  *
- * Tools run through the Runner: `dd` (device write), `xz`/`zstd` (decompression), `blockdev`
+ * Tools run through the Runner: `dd` (device write), `gzip`/`xz`/`zstd` (decompression), `blockdev`
  * (device size), `od` (disk identifier), `parted`,
  * `partprobe`, `udevadm`, `sgdisk` (partition table), `blkid`, `mkfs.vfat`, `mcopy`, `xorriso`
  * (config drive), `wipefs`, `fuser`, `mkfs`, `mkswap`, `sync` (partition images).

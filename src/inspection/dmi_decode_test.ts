@@ -1,4 +1,4 @@
-/** The `dmi-decode` and `lldp` collectors on dmidecode output (testdata/dmidecode). */
+/** The `dmi-decode` collector on dmidecode output (testdata/dmidecode). */
 import assert from "node:assert/strict";
 import { fakeRunner, testdata } from "../erase/_test_runner.ts";
 import { Logger } from "../log.ts";
@@ -110,7 +110,7 @@ const managers = {
   versions: () => ({}),
 };
 
-Deno.test("runCollectors() reports dmi-decode data, a dmidecode failure, and lldp as unsupported", async () => {
+Deno.test("runCollectors() reports dmi-decode data and a dmidecode failure", async () => {
   const server = fakeRunner((_l, cmd) => (cmd === "dmidecode" ? testdata(SERVER) : undefined));
   const good = await runCollectors({ runner: server, log, managers, names: ["dmi-decode"] });
   assert.equal(good.data.error, null);
@@ -122,17 +122,12 @@ Deno.test("runCollectors() reports dmi-decode data, a dmidecode failure, and lld
       ? { code: 1, stdout: "# dmidecode 3.4\n", stderr: "/dev/mem: No such file or directory" }
       : undefined
   );
-  const failed = await runCollectors({ runner: vm, log, managers, names: ["dmi-decode", "lldp"] });
+  const failed = await runCollectors({ runner: vm, log, managers, names: ["dmi-decode"] });
   assert.equal(failed.data.dmi, undefined);
-  assert.equal(failed.data.lldp_raw, undefined);
-  assert.equal(failed.failures.length, 2);
+  assert.equal(failed.failures.length, 1);
   assert.match(
     failed.failures[0]!,
     /^Collector "dmi-decode" failed: failed to run dmidecode: .*exited with code 1.*\/dev\/mem/,
-  );
-  assert.match(
-    failed.failures[1]!,
-    /^Collector "lldp" failed: The "lldp" inspection collector is not supported by this agent: .*AF_PACKET raw socket, which Deno cannot open/,
   );
   assert.match(String(failed.data.error), /^The following errors were encountered:\n\* /);
 

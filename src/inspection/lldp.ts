@@ -1,25 +1,33 @@
 /**
- * The `lldp` collector (spec 06 §3) is not supported. IPA captures LLDP frames by opening an
- * `AF_PACKET` raw socket on every interface and reading ethertype 0x88cc for `lldp_timeout`
- * seconds. Deno has no raw or packet sockets (`Deno.listenDatagram` speaks UDP and Unix
- * sockets only, and there is no FFI in the agent's permission set), so the agent cannot
- * capture those frames itself. Rather than send an empty `lldp_raw` that looks like "no
- * neighbours", the collector fails with this error; the inspection data then carries it in
- * `error` and every other collector's data is still posted.
+ * The `lldp` collector (spec 06 §3): `lldp_raw` = `{ifname: [[tlv_type, "hex"], ...]}` from a
+ * fresh capture on every interface of the inventory (`[]` where no frame came within
+ * `lldp_timeout`). The capture is the `collectLldpData` capability, so a manager that must
+ * first switch off a NIC's embedded LLDP agent (IPA's Intel CNA manager) can take it over.
  */
+import type { Inventory } from "../inventory/types.ts";
+import type { CollectorContext } from "./collectors.ts";
 
-export const LLDP_UNSUPPORTED = 'The "lldp" inspection collector is not supported by this ' +
-  "agent: capturing LLDP frames needs an AF_PACKET raw socket, which Deno cannot open, so " +
-  'lldp_raw is not reported. Remove "lldp" from ipa-inspection-collectors (and ' +
-  "ipa-collect-lldp) or get LLDP data from the switches.";
-
-/** Thrown by the `lldp` collector; its message says why and what to do instead. */
-export class LldpNotSupportedError extends Error {
-  constructor() {
-    super(LLDP_UNSUPPORTED);
+/** Interfaces whose capture failed; the others' data is still in `lldp_raw`. */
+export class LldpCaptureFailed extends Error {
+  override name = "LldpCaptureFailed";
+  constructor(readonly interfaces: readonly string[]) {
+    super(
+      `LLDP capture failed on interface(s) ${interfaces.map((n) => `"${n}"`).join(", ")}; ` +
+        "the agent log has the reason for each",
+    );
   }
 }
 
-export function collectLldp(): Promise<never> {
-  return Promise.reject(new LldpNotSupportedError());
+export async function collectLldp(
+  data: Record<string, unknown>,
+  ctx: CollectorContext,
+): Promise<void> {
+  // The `default` collector's inventory when it ran first, so both name the same interfaces.
+  const inventory = data.inventory as Inventory | undefined;
+  const nics = inventory?.interfaces ?? await ctx.managers.dispatch("listNetworkInterfaces");
+  const names = nics.map((n) => n.name).filter((n) => n !== "lo");
+  const lldp = await ctx.managers.dispatch("collectLldpData", names);
+  data.lldp_raw = lldp;
+  const failed = names.filter((n) => !Object.hasOwn(lldp, n));
+  if (failed.length > 0) throw new LldpCaptureFailed(failed);
 }

@@ -10,6 +10,7 @@ import type { Runner } from "../system/run.ts";
 import { pathExists, readSystemFile } from "../system/sysfs.ts";
 import { collectBmc } from "./bmc.ts";
 import { collectCpu } from "./cpu.ts";
+import type { LldpTlv } from "./lldp_frame.ts";
 import { type LshwNode, readLshw } from "./lshw.ts";
 import { type Memory, parseMemTotal, physicalMemoryMb } from "./memory.ts";
 import { addBiosdevnames, speedsFromLshw } from "./nic_details.ts";
@@ -33,6 +34,8 @@ export interface HardwareInfoOptions {
   log: Logger;
   managers: Dispatcher;
   cmdlinePath: string;
+  /** `collect_lldp`: wait for one LLDP frame per interface and report its TLVs in `lldp`. */
+  collectLldp?: boolean;
 }
 
 async function area<T>(
@@ -64,6 +67,17 @@ export async function collectHardwareInfo(options: HardwareInfoOptions): Promise
     const speeds = lshw ? speedsFromLshw(lshw) : new Map<string, number>();
     for (const nic of nics) nic.speed_mbps ??= speeds.get(nic.name) ?? null;
     await addBiosdevnames(runner, log, nics);
+    if (options.collectLldp) {
+      const names = nics.map((n) => n.name);
+      const lldp = await area<Record<string, LldpTlv[]>>(
+        log,
+        "LLDP data",
+        {},
+        () => managers.dispatch("collectLldpData", names),
+      );
+      // An interface whose capture failed (logged by the capture) stays null, as in IPA.
+      for (const nic of nics) nic.lldp = lldp[nic.name] ?? null;
+    }
     return nics;
   });
   const cpu = await area(log, "cpu", {

@@ -21,6 +21,32 @@ Deno.test("parseMdadmDetail() skips removed members and keeps a name without hos
   assert.deepEqual(holderDisks(detail), ["/dev/nvme0n1", "/dev/nvme1n1", "/dev/nvme2n1"]);
 });
 
+Deno.test("parseMdadmDetail() reads real mdadm 4.2 output of RAID 1, 5 and 10", async (t) => {
+  const vd = (n: number) => ["a", "b", "c", "d"].map((d) => `/dev/vd${d}${n}`);
+  for (
+    const [file, expected] of [
+      ["detail-raid1-4.2-vm.txt", { name: "root", level: "raid1", state: "clean, resyncing" }],
+      ["detail-raid5-4.2-vm.txt", {
+        name: "data",
+        level: "raid5",
+        state: "clean, resyncing (DELAYED)",
+      }],
+      ["detail-raid10-4.2-vm.txt", {
+        name: "data",
+        level: "raid10",
+        state: "clean, resyncing (DELAYED)",
+      }],
+    ] as const
+  ) {
+    await t.step(file, () => {
+      const detail = parseMdadmDetail(testdata(`mdadm/${file}`));
+      const part = expected.level === "raid1" ? 1 : 2;
+      assert.deepEqual(detail, { ...expected, components: vd(part) });
+      assert.deepEqual(holderDisks(detail), ["/dev/vda", "/dev/vdb", "/dev/vdc", "/dev/vdd"]);
+    });
+  }
+});
+
 Deno.test("holderOfPartition() and partitionName() handle sd, nvme and loop names", () => {
   assert.equal(holderOfPartition("/dev/sda12"), "/dev/sda");
   assert.equal(holderOfPartition("/dev/nvme0n1p1"), "/dev/nvme0n1");

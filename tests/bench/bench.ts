@@ -11,6 +11,8 @@
  *                   `qemu-img convert` and `curl | zstd -d | dd`; the agent's peak RSS meanwhile
  *   erasure         metadata erase per device, overwrite vs `dd if=/dev/zero oflag=direct`, and
  *                   erase_devices on 4 devices at concurrency 4 vs 1 (`erase_bench.ts`)
+ *   Ironic flows    per-phase times of clean → deploy → undeploy on each conductor, the real
+ *                   agent vs a zero-work agent (`ironic_flow_bench.ts`)
  *   ramdisk VM      the built ramdisk in a VM under Ironic 21.4: start → first heartbeat and
  *                   deploy → active (`vm_bench.ts`; skipped when the ramdisk is not built)
  */
@@ -19,6 +21,7 @@ import { buildTestImage, startImageServer } from "../harness/image_server.ts";
 import { startStandaloneAgent } from "../harness/standalone_agent.ts";
 import { createHash } from "node:crypto";
 import { benchErasure } from "./erase_bench.ts";
+import { benchIronicFlows } from "./ironic_flow_bench.ts";
 import { benchRamdiskVm } from "./vm_bench.ts";
 
 const IMAGE_MIB = Number(Deno.env.get("BENCH_IMAGE_MIB") ?? "512");
@@ -325,5 +328,6 @@ await inventory();
 await rawWrite();
 await encodedWrite();
 await erasure();
+rows.push(...await benchIronicFlows());
 rows.push(...await benchRamdiskVm());
 printTable();

@@ -63,6 +63,8 @@ async function buildImages(dir: string, mib: number, kinds: readonly Kind[]) {
       `xargs -P 2 -I{} dd if=/dev/urandom of=${raw} bs=1M count=1 seek={} conv=notrunc ` +
       `status=none`,
   );
+  // The agent checks the partition table after writing.
+  await sh(`parted -s ${raw} mklabel msdos mkpart primary 1MiB 100%`);
   const files: Record<Kind, string> = {
     raw,
     qcow2: `${dir}/disk.qcow2`,
@@ -88,7 +90,7 @@ export async function benchImageMemory(
   const dir = await Deno.makeTempDir({ prefix: "bench-memory-" });
   try {
     const files = await buildImages(dir, mib, kinds);
-    await using disk = await createLoopDevice({ sizeMiB: mib + 64 });
+    await using disk = await createLoopDevice({ sizeMiB: Math.max(4608, mib + 64) });
     const served = Object.fromEntries(
       kinds.map((k) => [`/${k}`, { body: { path: files[k] } }]),
     );

@@ -64,7 +64,12 @@ export async function benchRamdiskVm(): Promise<VmRow[]> {
   const skip = await vmBenchSkipReason();
   if (skip) {
     printDiagnostics(`ramdisk VM rows skipped: ${skip}`);
-    return [{ metric: `ramdisk VM (${accel})`, value: `skipped: ${skip}`, baseline: "", ratio: "" }];
+    return [{
+      metric: `ramdisk VM (${accel})`,
+      value: `skipped: ${skip}`,
+      baseline: "",
+      ratio: "",
+    }];
   }
   const ramdisk = (await builtRamdisk())!;
   const dir = await Deno.makeTempDir({ prefix: "bench-vm-" });

@@ -5,9 +5,12 @@
  * conductor's `/v1/continue_inspection`, and the conductor stores them and moves the node back
  * to `manageable`. The test compares `GET /v1/nodes/{node}/inventory` with what the agent sent.
  *
- * Two things stand in for a real deployment:
- * - `fake` boot passes no kernel command line, so the agent gets the callback the conductor
- *   would give it (`ipa-inspection-callback-url=<api>/v1/continue_inspection`) as a flag;
+ * Three things stand in for a real deployment:
+ * - `fake` boot has no `validate_inspection`, so the `agent` interface refuses to manage the
+ *   boot; with `[inspector]require_managed_boot = false` it runs unmanaged inspection (power
+ *   off, boot device PXE, power on), the conductor's path is otherwise the same;
+ * - so no kernel command line reaches the agent: it gets the callback a managed boot would give
+ *   it (`ipa-inspection-callback-url=<api>/v1/continue_inspection`) as a flag;
  * - that URL points at a pass-through on 127.0.0.1 in front of the API, which records the body
  *   (what the agent collected) and forwards it unchanged, answer included.
  *
@@ -89,7 +92,12 @@ for (const release of e2eReleases().filter((r) => r === "29")) {
     ignore: cannotRunE2e(),
     async fn() {
       await using flow = await setUpFlow(release, {
-        extraConfig: { DEFAULT: { enabled_inspect_interfaces: "agent,no-inspect" } },
+        extraConfig: {
+          DEFAULT: { enabled_inspect_interfaces: "agent,no-inspect" },
+          // `fake` boot has no validate_inspection, so the `agent` interface refuses managed
+          // boot; unmanaged inspection (power off, PXE boot device, power on) is what is left.
+          inspector: { require_managed_boot: false },
+        },
       });
       const { client, ironic, disk } = flow;
       await using proxy = recordingProxy(ironic.url);

@@ -166,54 +166,56 @@ for (const release of e2eReleases()) {
       }
     },
   });
+}
 
-  /** `PUT /v1/nodes/{node}/states/raid`. */
-  async function setTargetRaidConfig(ironic: IronicInstance, node: string, config: unknown) {
-    await ironic.client.request("PUT", `/v1/nodes/${node}/states/raid`, config);
-  }
+/** `PUT /v1/nodes/{node}/states/raid`. */
+async function setTargetRaidConfig(ironic: IronicInstance, node: string, config: unknown) {
+  await ironic.client.request("PUT", `/v1/nodes/${node}/states/raid`, config);
+}
 
-  async function manualClean(
-    ironic: IronicInstance,
-    loops: LoopDevice[],
-    dir: string,
-    steps: Record<string, unknown>[],
-    before?: (node: string) => Promise<void>,
-  ) {
-    const client = ironic.client;
-    const node = await client.createNode({
-      name: `raid-node-${crypto.randomUUID().slice(0, 8)}`,
-      deploy_interface: "direct",
-      raid_interface: "agent",
-      properties: { cpus: 1, memory_mb: 2048, local_gb: 1, cpu_arch: "x86_64" },
+async function manualClean(
+  ironic: IronicInstance,
+  loops: LoopDevice[],
+  dir: string,
+  steps: Record<string, unknown>[],
+  before?: (node: string) => Promise<void>,
+) {
+  const client = ironic.client;
+  const node = await client.createNode({
+    name: `raid-node-${crypto.randomUUID().slice(0, 8)}`,
+    deploy_interface: "direct",
+    raid_interface: "agent",
+    properties: { cpus: 1, memory_mb: 2048, local_gb: 1, cpu_arch: "x86_64" },
+  });
+  await client.createPort(node.uuid, await physicalMac());
+  const watching = watchPower(client, node.uuid, {
+    agent: { apiUrl: ironic.url, blockDevices: loops.map((l) => l.path) },
+    logDir: dir,
+    maxBoots: 3,
+  });
+  try {
+    await client.setProvisionState(node.uuid, "manage");
+    await client.waitForProvisionState(node.uuid, "manageable", {
+      timeoutMs: 30_000,
+      signal: watching.signal,
     });
-    await client.createPort(node.uuid, await physicalMac());
-    const watching = watchPower(client, node.uuid, {
-      agent: { apiUrl: ironic.url, blockDevices: loops.map((l) => l.path) },
-      logDir: dir,
-      maxBoots: 3,
+    await before?.(node.uuid);
+    await client.setProvisionState(node.uuid, "clean", { cleanSteps: steps });
+    await client.waitForProvisionState(node.uuid, "manageable", {
+      timeoutMs: 180_000,
+      signal: watching.signal,
     });
-    try {
-      await client.setProvisionState(node.uuid, "manage");
-      await client.waitForProvisionState(node.uuid, "manageable", {
-        timeoutMs: 30_000,
-        signal: watching.signal,
-      });
-      await before?.(node.uuid);
-      await client.setProvisionState(node.uuid, "clean", { cleanSteps: steps });
-      await client.waitForProvisionState(node.uuid, "manageable", {
-        timeoutMs: 180_000,
-        signal: watching.signal,
-      });
-      await watching.settled();
-      return { node: await client.getNode(node.uuid), watcher: watching };
-    } catch (err) {
-      await failureDiagnostics(ironic, watching);
-      throw err;
-    } finally {
-      await watching.stop();
-    }
+    await watching.settled();
+    return { node: await client.getNode(node.uuid), watcher: watching };
+  } catch (err) {
+    await failureDiagnostics(ironic, watching);
+    throw err;
+  } finally {
+    await watching.stop();
   }
+}
 
+for (const release of e2eReleases()) {
   Deno.test({
     name: `${conductorLabel(release)} runs raid.delete_configuration through the agent RAID ` +
       "interface",

@@ -1,5 +1,5 @@
 /**
- * Acceptance test: a real, unmodified Ironic 21.4 conductor deploys a qcow2 *partition* image
+ * Acceptance test: a real, unmodified Ironic conductor (21.4 and 29) deploys a qcow2 *partition* image
  * (instance_info with kernel, ramdisk and root_gb, boot mode UEFI) through the agent onto a loop
  * device. The test then reads the device: a GPT label, the ESP (vfat, `efi-part`), the root
  * partition last holding the image's filesystem, and the root UUID Ironic recorded.
@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { createLoopDevice, type LoopDevice, readBacking } from "../harness/loop.ts";
 import { startImageServer } from "../harness/image_server.ts";
 import { startIronic } from "../harness/ironic.ts";
+import { cannotRunE2e, conductorLabel, e2eReleases } from "../harness/flow_fixtures.ts";
 import { type PowerWatcher, watchPower } from "../harness/power_watcher.ts";
 import { printDiagnostics, printTails } from "../harness/process_util.ts";
 
@@ -90,116 +91,124 @@ function blkid(stdout: string): Record<string, string> {
   );
 }
 
-Deno.test({
-  name: "Ironic 21.4 deploys a UEFI partition image (qcow2) through the agent",
-  ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "partition-e2e-" });
-    try {
-      const image = await buildImages(dir);
-      await using images = startImageServer({
-        "/root.qcow2": { body: { path: image.qcow2 } },
-        // Ironic only needs these to exist to treat the image as a partition image.
-        "/vmlinuz": { body: "kernel" },
-        "/initrd": { body: "ramdisk" },
-      });
-      await using ironic = await startIronic({
-        httpUrl: images.origin,
-        extraConfig: { conductor: { automated_clean: false } },
-      });
-      await using disk = await createLoopDevice({ sizeMiB: DISK_MIB });
-      const client = ironic.client;
-      let watcher: PowerWatcher | null = null;
+for (const release of e2eReleases()) {
+  Deno.test({
+    name: `${conductorLabel(release)} deploys a UEFI partition image (qcow2) through the agent`,
+    ignore: cannotRunE2e(),
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix: "partition-e2e-" });
       try {
-        const node = await client.createNode({
-          name: "partition-image-node",
-          deploy_interface: "direct",
-          properties: {
-            cpus: 1,
-            memory_mb: 2048,
-            local_gb: 2,
-            cpu_arch: "x86_64",
-            capabilities: "boot_mode:uefi",
-            root_device: { name: disk.path },
-          },
+        const image = await buildImages(dir);
+        await using images = startImageServer({
+          "/root.qcow2": { body: { path: image.qcow2 } },
+          // Ironic only needs these to exist to treat the image as a partition image.
+          "/vmlinuz": { body: "kernel" },
+          "/initrd": { body: "ramdisk" },
         });
-        await client.createPort(node.uuid, await physicalMac());
-        await using watching = watchPower(client, node.uuid, {
-          agent: {
-            apiUrl: ironic.url,
-            blockDevices: [disk.path],
-            extraArgs: ["--ignore-bootloader-failure"],
-          },
-          logDir: dir,
-          maxBoots: 2,
+        await using ironic = await startIronic({
+          release,
+          httpUrl: images.origin,
+          extraConfig: { conductor: { automated_clean: false } },
         });
-        watcher = watching;
-        await client.setProvisionState(node.uuid, "manage");
-        await client.waitForProvisionState(node.uuid, "manageable", {
-          timeoutMs: 30_000,
-          signal: watching.signal,
-        });
-        await client.setProvisionState(node.uuid, "provide");
-        await client.waitForProvisionState(node.uuid, "available", {
-          timeoutMs: 30_000,
-          signal: watching.signal,
-        });
-        await client.setInstanceInfo(node.uuid, {
-          image_source: images.url("/root.qcow2"),
-          kernel: images.url("/vmlinuz"),
-          ramdisk: images.url("/initrd"),
-          image_disk_format: "qcow2",
-          image_os_hash_algo: "sha256",
-          image_os_hash_value: await sha256Hex(image.qcow2),
-          root_gb: 1,
-        });
-        await client.setProvisionState(node.uuid, "active");
-        const deployed = await client.waitForProvisionState(node.uuid, "active", {
-          timeoutMs: 240_000,
-          signal: watching.signal,
-        });
-        assert.equal(deployed.last_error, null);
-        await watching.settled();
-        assert.equal(watching.boots, 1, "one ramdisk boot for the deployment");
-        assert.deepEqual(watching.problems, []);
-        const internal = deployed.driver_internal_info as Record<string, unknown>;
-        assert.equal(internal.is_whole_disk_image, false, "Ironic treated it as a partition image");
+        await using disk = await createLoopDevice({ sizeMiB: DISK_MIB });
+        const client = ironic.client;
+        let watcher: PowerWatcher | null = null;
+        try {
+          const node = await client.createNode({
+            name: "partition-image-node",
+            deploy_interface: "direct",
+            properties: {
+              cpus: 1,
+              memory_mb: 2048,
+              local_gb: 2,
+              cpu_arch: "x86_64",
+              capabilities: "boot_mode:uefi",
+              root_device: { name: disk.path },
+            },
+            // In the POST: Ironic 29 breaks a node on any PATCH (see the recipe).
+            instance_info: {
+              image_source: images.url("/root.qcow2"),
+              kernel: images.url("/vmlinuz"),
+              ramdisk: images.url("/initrd"),
+              image_disk_format: "qcow2",
+              image_os_hash_algo: "sha256",
+              image_os_hash_value: await sha256Hex(image.qcow2),
+              root_gb: 1,
+            },
+          });
+          await client.createPort(node.uuid, await physicalMac());
+          await using watching = watchPower(client, node.uuid, {
+            agent: {
+              apiUrl: ironic.url,
+              blockDevices: [disk.path],
+              extraArgs: ["--ignore-bootloader-failure"],
+            },
+            logDir: dir,
+            maxBoots: 2,
+          });
+          watcher = watching;
+          await client.setProvisionState(node.uuid, "manage");
+          await client.waitForProvisionState(node.uuid, "manageable", {
+            timeoutMs: 30_000,
+            signal: watching.signal,
+          });
+          await client.setProvisionState(node.uuid, "provide");
+          await client.waitForProvisionState(node.uuid, "available", {
+            timeoutMs: 30_000,
+            signal: watching.signal,
+          });
+          await client.setProvisionState(node.uuid, "active");
+          const deployed = await client.waitForProvisionState(node.uuid, "active", {
+            timeoutMs: 240_000,
+            signal: watching.signal,
+          });
+          assert.equal(deployed.last_error, null);
+          await watching.settled();
+          assert.equal(watching.boots, 1, "one ramdisk boot for the deployment");
+          assert.deepEqual(watching.problems, []);
+          const internal = deployed.driver_internal_info as Record<string, unknown>;
+          assert.equal(
+            internal.is_whole_disk_image,
+            false,
+            "Ironic treated it as a partition image",
+          );
 
-        await tool("sync", []);
-        await tool("blockdev", ["--flushbufs", disk.path]);
-        await tool("partprobe", [disk.path]);
-        const { label, parts } = await partitions(disk);
-        assert.equal(label, "gpt");
-        assert.deepEqual(
-          parts.map((p) => [p.number, p.start / MiB, (p.end + 1) / MiB]),
-          [[1, 1, 551], [2, 551, 1575]],
-        );
-        const esp = blkid(await tool("blkid", ["-p", "-o", "export", `${disk.path}p1`]));
-        assert.equal(esp.TYPE, "vfat");
-        assert.equal(esp.LABEL, "efi-part");
-        assert.equal(esp.PART_ENTRY_TYPE, ESP_GUID);
-        const root = blkid(await tool("blkid", ["-p", "-o", "export", `${disk.path}p2`]));
-        assert.equal(root.UUID, image.uuid);
-        assert.equal(internal.root_uuid_or_disk_id, image.uuid, "Ironic recorded the root UUID");
-        const written = await readBacking(disk, parts[1]!.start, image.raw.length);
-        assert.ok(
-          written.every((b, i) => b === image.raw[i]),
-          "the root partition holds the image",
-        );
-        // The one expected failure: a BIOS-booted ramdisk is asked for GRUB.
-        const agentLog = await Deno.readTextFile(watching.agents[0]!.logFile);
-        assert.match(agentLog, /ignoring boot loader failure/);
-        await watching.stop();
-      } catch (err) {
-        await printTails([{ label: "ironic", path: ironic.logFile }], 150);
-        for (const agent of watcher?.agents ?? []) {
-          await printTails([{ label: "agent", path: agent.logFile }], 150);
+          await tool("sync", []);
+          await tool("blockdev", ["--flushbufs", disk.path]);
+          await tool("partprobe", [disk.path]);
+          const { label, parts } = await partitions(disk);
+          assert.equal(label, "gpt");
+          assert.deepEqual(
+            parts.map((p) => [p.number, p.start / MiB, (p.end + 1) / MiB]),
+            [[1, 1, 551], [2, 551, 1575]],
+          );
+          const esp = blkid(await tool("blkid", ["-p", "-o", "export", `${disk.path}p1`]));
+          assert.equal(esp.TYPE, "vfat");
+          assert.equal(esp.LABEL, "efi-part");
+          assert.equal(esp.PART_ENTRY_TYPE, ESP_GUID);
+          const root = blkid(await tool("blkid", ["-p", "-o", "export", `${disk.path}p2`]));
+          assert.equal(root.UUID, image.uuid);
+          assert.equal(internal.root_uuid_or_disk_id, image.uuid, "Ironic recorded the root UUID");
+          const written = await readBacking(disk, parts[1]!.start, image.raw.length);
+          assert.ok(
+            written.every((b, i) => b === image.raw[i]),
+            "the root partition holds the image",
+          );
+          // The one expected failure: a BIOS-booted ramdisk is asked for GRUB.
+          const agentLog = await Deno.readTextFile(watching.agents[0]!.logFile);
+          assert.match(agentLog, /ignoring boot loader failure/);
+          await watching.stop();
+        } catch (err) {
+          await printTails([{ label: "ironic", path: ironic.logFile }], 150);
+          for (const agent of watcher?.agents ?? []) {
+            await printTails([{ label: "agent", path: agent.logFile }], 150);
+          }
+          printDiagnostics(`power watcher: ${watcher?.events.join("\n")}`);
+          throw err;
         }
-        printDiagnostics(`power watcher: ${watcher?.events.join("\n")}`);
-        throw err;
+      } finally {
+        await Deno.remove(dir, { recursive: true });
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
+    },
+  });
+}

@@ -218,6 +218,9 @@ Deno.test({
         if (!up) await sleep(2000);
       }
       assert.ok(up, `the agent did not answer within ${BOOT_BOUND_MS} ms (${vm.accel})`);
+      // raid456 needs libcrc32c, which needs a crc32c provider (a soft dependency the ramdisk
+      // build must follow); init names every module it cannot load.
+      assert.doesNotMatch(await Deno.readTextFile(serialLog), /ipa-ramdisk: cannot load module/);
       const bootS = (Date.now() - vm.startedAt) / 1000;
       const agent = new AgentClient(vm, token);
       const timings: string[] = [`boot ${bootS.toFixed(0)} s (${vm.accel})`];

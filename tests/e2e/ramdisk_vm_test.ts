@@ -6,57 +6,19 @@
  * The serial console log stays in tests/.out/ as an artifact.
  *
  * KVM when /dev/kvm exists and the CPU exposes vmx/svm; otherwise TCG (slow: minutes of CPU).
- * Not yet covered here: the flow driven by a real Ironic (clean, deploy, active).
+ * The flow driven by a real Ironic (clean, deploy, active) is ramdisk_ironic_vm_test.ts.
  */
 import assert from "node:assert/strict";
 import { freePort } from "../harness/process_util.ts";
+import { ensureRamdisk, kvmUsable, qemuInstalled } from "../harness/vm.ts";
 
-const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-const OUT = `${ROOT}imagebuild/out`;
-const ARTIFACTS = `${ROOT}tests/.out`;
+const ARTIFACTS = decodeURIComponent(new URL("../.out", import.meta.url).pathname);
 const BOOT_BOUND_MS = 240_000;
 const POWEROFF_BOUND_MS = 120_000;
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** KVM only where guests can run: the device and hardware virtualisation in the CPU. */
-export async function kvmUsable(): Promise<boolean> {
-  if (!await exists("/dev/kvm")) return false;
-  const cpuinfo = await new Deno.Command("grep", {
-    args: ["-m1", "-wE", "vmx|svm", "/proc/cpuinfo"],
-  })
-    .output();
-  return cpuinfo.success;
-}
-
-async function ensureRamdisk(): Promise<{ kernel: string; initrd: string }> {
-  const kernel = `${OUT}/ipa-agent.kernel`;
-  const initrd = `${OUT}/ipa-agent.initramfs`;
-  if (!await exists(kernel) || !await exists(initrd)) {
-    const build = await new Deno.Command("bash", {
-      args: [`${ROOT}imagebuild/build-ramdisk`],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(15 * 60_000),
-    }).output();
-    assert.ok(
-      build.success,
-      `build-ramdisk failed:\n${new TextDecoder().decode(build.stderr).slice(-4000)}`,
-    );
-  }
-  return { kernel, initrd };
-}
-
 Deno.test({
   name: "ramdisk boots in a VM: DHCP, agent API through hostfwd, real power-off",
-  ignore: !(await exists("/usr/bin/qemu-system-x86_64")),
+  ignore: !(await qemuInstalled()),
   async fn() {
     const { kernel, initrd } = await ensureRamdisk();
     const dir = await Deno.makeTempDir({ prefix: "ipa-vm-" });

@@ -112,7 +112,11 @@ export interface VmOptions extends Ramdisk {
   stopGraceMs?: number;
 }
 
-/** A running VM; shaped as an `AgentProcess` so the power watcher can run it as the machine. */
+/**
+ * A running VM; shaped as an `AgentProcess` so the power watcher can run it as the machine.
+ * `port`/`url` are the host end of the hostfwd to the agent; `stateDir` is empty (the machine's
+ * state is on its disks); `stop()` is a hard power-off (SIGTERM: qemu flushes the disk files).
+ */
 export interface VmProcess extends AgentProcess {
   /** `Date.now()` when qemu was spawned. */
   readonly startedAt: number;
@@ -168,7 +172,8 @@ export async function startVm(options: VmOptions): Promise<VmProcess> {
     // A guest "reboot" ends the process too: the power watcher decides what boots next.
     "-no-reboot",
     "-netdev",
-    `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:${params["ipa-listen-port"]}`,
+    // Always to GUEST_AGENT_PORT, so a test may pass a malformed ipa-listen-port.
+    `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:${GUEST_AGENT_PORT}`,
     "-device",
     `virtio-net-pci,netdev=n0,mac=${VM_MAC}`,
     ...options.disks.flatMap((d) => ["-drive", `file=${d},if=virtio,format=raw`]),
