@@ -34,6 +34,8 @@ import { pathExists } from "./system/sysfs.ts";
 import { type AgentTls, chooseTls, staticTls } from "./tls/agent_tls.ts";
 import { AGENT_VERSION } from "./version.ts";
 import { manageUefi } from "./uefi/boot_entries.ts";
+import { installGrub } from "./uefi/grub_install.ts";
+import { assertMayWrite } from "./system/fence.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -171,6 +173,12 @@ export class Agent {
             await this.#managers.dispatch("getOsInstallDevice", this.#node),
             { log, protectHost: config.protectHost, efiSystemPartUuid },
           ),
+        installGrub: async (options) => {
+          const device = await this.#managers.dispatch("getOsInstallDevice", this.#node);
+          // grub-install writes the disk's boot sector: --protect-host fences it like an image.
+          assertMayWrite(config, device, "install GRUB on");
+          await installGrub(this.#runner, { ...options, device });
+        },
       }),
       ...miscCommands({
         managers: this.#managers,

@@ -4,7 +4,8 @@
  * Real Ironic calls it after every UEFI whole-disk deploy and every partition-image deploy. When
  * the ramdisk booted UEFI, boot entries are added for the loaders on the install disk's ESP
  * (`src/uefi/boot_entries.ts`, spec 08 §10.4). A whole-disk image whose root uuid is the disk
- * identifier `0x00000000` (or null) then needs nothing more.
+ * identifier `0x00000000` (or null) then needs nothing more. Otherwise, when
+ * `enable_bios_bootloader_install` is on, the image's GRUB is installed (`src/uefi/grub_install.ts`).
  */
 import { z } from "zod";
 import { AgentError, DeploymentError, InvalidImage } from "../api/errors.ts";
@@ -22,6 +23,13 @@ export interface ImageDeps {
   manageUefi(
     options: { efiSystemPartUuid: string | null; log: Logger },
   ): Promise<ManageUefiResult | null>;
+  /** Spec 08 §10.5 on the install disk (`src/uefi/grub_install.ts`). */
+  installGrub(options: {
+    rootUuid: string;
+    efiSystemPartUuid: string | null;
+    bootMode: "bios" | "uefi";
+    log: Logger;
+  }): Promise<void>;
 }
 
 export function imageCommands(deps: ImageDeps): CommandSpec[] {
@@ -86,13 +94,28 @@ export function imageCommands(deps: ImageDeps): CommandSpec[] {
             ctx.log,
           );
         }
-        // TODO(#5): GRUB installation for partition images (spec 08 §10.5).
-        return fail(
-          new DeploymentError(
-            `Installing GRUB for root ${root} is not supported by this agent yet`,
-          ),
-          ctx.log,
-        );
+        const bootMode = params.target_boot_mode === "uefi" || params.target_boot_mode === "bios"
+          ? params.target_boot_mode
+          : await deps.bootedUefi()
+          ? "uefi"
+          : "bios";
+        try {
+          await deps.installGrub({
+            rootUuid: root,
+            efiSystemPartUuid: params.efi_system_part_uuid ?? null,
+            bootMode,
+            log: ctx.log,
+          });
+          return null;
+        } catch (err) {
+          return fail(
+            err instanceof AgentError ? err : new DeploymentError(
+              `Installing GRUB for root ${root} failed: ${err instanceof Error ? err.message : err}`,
+              { cause: err },
+            ),
+            ctx.log,
+          );
+        }
       },
     }),
   ];

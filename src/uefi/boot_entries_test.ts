@@ -196,6 +196,7 @@ function installBootloader(
     bootedUefi: () => Promise.resolve(options.uefi),
     ignoreBootloaderFailure: options.ignore ?? null,
     enableBiosBootloaderInstall: () => false,
+    installGrub: () => Promise.reject(new Error("GRUB is disabled in these tests")),
     manageUefi: ({ efiSystemPartUuid }) => {
       calls.push(String(efiSystemPartUuid));
       return manage();
