@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { buildBundle, launcherScript } from "./bundle.ts";
 import { freePort } from "../tests/harness/process_util.ts";
 
+const TOKEN = "probe-token-0123456789abcdef0123456789abcdef";
+const SITE_MANAGER = new URL("../managers/examples/site_manager.ts", import.meta.url).pathname;
+
 /** Self-contained (no imports) so the bundled agent can load it as a local module. */
 const PROBE_MANAGER = `
 export default async function probe(ctx) {
@@ -39,6 +42,9 @@ Deno.test("bundled agent under the launcher runs a listed tool and is refused an
     const launcher = await buildBundle(dir);
     await Deno.symlink(Deno.execPath(), `${dir}/deno`);
     await Deno.writeTextFile(`${dir}/probe_manager.js`, PROBE_MANAGER);
+    // As IPA_RAMDISK_MANAGERS bakes it into /opt/ipa/managers: bare `zod` via the import map.
+    await Deno.mkdir(`${dir}/managers`);
+    await Deno.copyFile(SITE_MANAGER, `${dir}/managers/site_manager.ts`);
     await Deno.writeTextFile(`${dir}/cmdline`, "");
     await Deno.mkdir(`${dir}/state`);
     const port = freePort();
@@ -51,7 +57,7 @@ Deno.test("bundled agent under the launcher runs a listed tool and is refused an
         "--listen-port",
         String(port),
         "--agent-token",
-        "probe-token-0123456789abcdef0123456789abcdef",
+        TOKEN,
         "--cmdline-path",
         `${dir}/cmdline`,
         "--state-dir",
@@ -61,7 +67,7 @@ Deno.test("bundled agent under the launcher runs a listed tool and is refused an
         "--only-block-devices",
         "/dev/null-none",
         "--hardware-managers",
-        `${dir}/probe_manager.js`,
+        `${dir}/probe_manager.js,${dir}/managers/site_manager.ts`,
       ],
       // A PATH without the launcher's own deno, so it must use the one beside it.
       env: { NO_COLOR: "1", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
@@ -71,6 +77,7 @@ Deno.test("bundled agent under the launcher runs a listed tool and is refused an
     }).spawn();
     const output = child.output();
     let status = 0;
+    let cleanSteps: Record<string, { step: string }[]> = {};
     try {
       for (let i = 0; i < 300 && status !== 200; i++) {
         await new Promise((r) => setTimeout(r, 100));
@@ -81,6 +88,19 @@ Deno.test("bundled agent under the launcher runs a listed tool and is refused an
         } catch {
           // Not listening yet.
         }
+      }
+      if (status === 200) {
+        const res = await fetch(
+          `http://127.0.0.1:${port}/v1/commands/?wait=true&agent_token=${TOKEN}`,
+          {
+            method: "POST",
+            body: JSON.stringify({
+              name: "clean.get_clean_steps",
+              params: { node: { uuid: crypto.randomUUID(), properties: {} }, ports: [] },
+            }),
+          },
+        );
+        cleanSteps = (await res.json()).command_result?.clean_steps ?? {};
       }
     } finally {
       child.kill("SIGTERM");
@@ -93,6 +113,7 @@ Deno.test("bundled agent under the launcher runs a listed tool and is refused an
     assert.match(probe.cat.stdout, /Linux version/);
     assert.equal(probe.sh.ran, false, "sh is not listed and must be refused");
     assert.match(probe.sh.error, /NotCapable|Requires run access/);
+    assert.deepEqual(cleanSteps.SiteManager?.map((s) => s.step), ["record_asset_tag"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -48,6 +48,8 @@ export interface AgentOptions {
 /** How long to wait for a NIC with a MAC address (spec 01 §1 step 5). */
 const NETWORK_WAIT_MS = 60_000;
 const NETWORK_POLL_MS = 5_000;
+/** Shortest time between two lookups triggered by Ironic rejecting the token. */
+const RELOOKUP_INTERVAL_MS = 30_000;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -115,6 +117,7 @@ export class Agent {
   #startedAt: number | null = null;
   #node: Node | null = null;
   #heartbeater: Heartbeater | null = null;
+  #lastRelookup = 0;
   #lockdown = false;
   /** How the API is served; static TLS is known at start, automatic TLS after lookup. */
   #tls: AgentTls | null = null;
@@ -335,8 +338,14 @@ export class Agent {
       logger: this.#log,
       onTokenRejected: () => {
         // Ironic no longer knows our token (e.g. the node was powered off and on without this
-        // process restarting): look up again, then heartbeat with what lookup gives.
+        // process restarting): look up again, then heartbeat with what lookup gives. At most one
+        // re-lookup per RELOOKUP_INTERVAL_MS: when lookup hands back a masked token (the
+        // conductor holds one we do not know yet), this heartbeater keeps retrying at its
+        // failure interval instead of spinning lookup → rejection → lookup.
         if (this.#heartbeater !== heartbeater) return;
+        const now = Date.now();
+        if (now - this.#lastRelookup < RELOOKUP_INTERVAL_MS) return;
+        this.#lastRelookup = now;
         this.#heartbeater = null;
         this.#tokens.release();
         void heartbeater.stop().then(async () => {

@@ -118,3 +118,37 @@ Deno.test("Agent.run() rejects with LookupNodeError when lookup times out", asyn
   await assert.rejects(() => agent.run(), LookupNodeError);
   assert.ok(ironic.requests.filter((r) => r.path === "/v1/lookup").length >= 2);
 });
+
+Deno.test("Agent re-looks up at most once per 30 s while Ironic keeps rejecting its token", async () => {
+  let lookups = 0;
+  let heartbeats = 0;
+  await using ironic = startFakeIronic({
+    handler(req) {
+      if (req.path === "/v1/lookup") {
+        lookups++;
+        return json(200, {
+          node: { uuid: NODE, properties: {}, instance_info: {}, driver_internal_info: {} },
+          // A second lookup sees the masked token: the conductor holds one we never learn.
+          config: { heartbeat_timeout: 300, agent_token: lookups === 1 ? TOKEN_A : "******" },
+        });
+      }
+      if (req.path === `/v1/heartbeat/${NODE}`) {
+        heartbeats++;
+        return ironicError(400, "Invalid or missing agent token received.");
+      }
+      return ironicError(404, "Not found");
+    },
+  });
+  const config = agentConfig(ironic.url);
+  const stop = new AbortController();
+  const agent = new Agent({ config, runner: systemRunner, log: new Logger(), signal: stop.signal });
+  const running = agent.run();
+  try {
+    await waitFor(() => heartbeats >= 3, 20_000, "three rejected heartbeats");
+    // Without the gate this spins: lookup → rejected heartbeat → lookup, many times a second.
+    assert.equal(lookups, 2);
+  } finally {
+    stop.abort();
+    await running;
+  }
+});

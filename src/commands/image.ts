@@ -110,7 +110,9 @@ export function imageCommands(deps: ImageDeps): CommandSpec[] {
         } catch (err) {
           return fail(
             err instanceof AgentError ? err : new DeploymentError(
-              `Installing GRUB for root ${root} failed: ${err instanceof Error ? err.message : err}`,
+              `Installing GRUB for root ${root} failed: ${
+                err instanceof Error ? err.message : err
+              }`,
               { cause: err },
             ),
             ctx.log,

@@ -9,6 +9,7 @@
  *                   `dd oflag=direct` and `curl | dd oflag=direct` of the same image, same device
  *   qcow2/zstd      the same content as qcow2 and zstd through prepare_image, next to
  *                   `qemu-img convert` and `curl | zstd -d | dd`; the agent's peak RSS meanwhile
+ *   image memory    peak RSS and tmpfs growth writing raw/qcow2/gzip/xz/zstd (`image_memory_bench.ts`)
  *   erasure         metadata erase per device, overwrite vs `dd if=/dev/zero oflag=direct`, and
  *                   erase_devices on 4 devices at concurrency 4 vs 1 (`erase_bench.ts`)
  *   Ironic flows    per-phase times of clean → deploy → undeploy on each conductor, the real
@@ -21,6 +22,7 @@ import { buildTestImage, startImageServer } from "../harness/image_server.ts";
 import { startStandaloneAgent } from "../harness/standalone_agent.ts";
 import { createHash } from "node:crypto";
 import { benchErasure } from "./erase_bench.ts";
+import { benchImageMemory } from "./image_memory_bench.ts";
 import { benchIronicFlows } from "./ironic_flow_bench.ts";
 import { benchRamdiskVm } from "./vm_bench.ts";
 
@@ -327,6 +329,7 @@ await latencies();
 await inventory();
 await rawWrite();
 await encodedWrite();
+rows.push(...await benchImageMemory(IMAGE_MIB));
 await erasure();
 rows.push(...await benchIronicFlows());
 rows.push(...await benchRamdiskVm());
