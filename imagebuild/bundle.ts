@@ -29,11 +29,11 @@ function checkShellSafe(flags: readonly string[]): void {
   }
 }
 
-/** The files the launcher reads for the configuration besides its arguments. */
+/** Where the configuration lives besides the arguments (grep -r: the .d directory whole). */
 const CONFIG_FILES = [
   "/proc/cmdline",
   "/etc/ironic-python-agent.conf",
-  "/etc/ironic-python-agent.d/*",
+  "/etc/ironic-python-agent.d",
 ];
 
 /**
@@ -63,7 +63,7 @@ export function launcherScript(
     "# of launch.ts) names their hosts. Only then: it costs a second deno start-up.",
     "modules=--cached-only",
     'if printf "%s\\n" "$*" | grep -q "hardware.managers" \\',
-    `  || grep -qs "hardware.managers" ${CONFIG_FILES.join(" ")}; then`,
+    `  || grep -rqs "hardware.managers" ${CONFIG_FILES.join(" ")}; then`,
     '  modules=$("$deno" run --no-config --no-lock --cached-only --no-prompt \\',
     ...launcherFlags.map((f) => `    "${f}" \\`),
     '    "$here/launch_flags.js" "$@") || modules=--cached-only',

@@ -39,6 +39,8 @@ Deno.test("launcherScript: module flags come from launch_flags.js under the laun
   assert.ok(script.lastIndexOf('"--allow-run=cat,deno"', flagsCall) > 0, "launcher grants");
   // The default stays offline; the agent gets the import map for bare `zod` in managers.
   assert.match(script, /^modules=--cached-only$/m);
+  // set -f stops globbing, so the config directory is searched with grep -r, not a glob.
+  assert.match(script, /grep -rqs "hardware\.managers" [^\n]* \/etc\/ironic-python-agent\.d;/);
   assert.match(script, /--import-map="\$here\/import_map\.json" \$modules/);
   assert.ok(script.indexOf('"--allow-net"') > flagsCall, "agent grants on the agent's line");
   assert.throws(() => launcherScript([], ['--allow-read="x"']), /needs quoting/);

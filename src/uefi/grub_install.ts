@@ -95,13 +95,14 @@ export async function installGrub(runner: Runner, options: GrubInstallOptions): 
   let mounted = false;
   let unmounted = false;
   let failure: unknown = null;
+  log.info("installing GRUB from the image", { ...fields, boot_mode: options.bootMode });
   try {
     await run("mount", [root, dir]);
     mounted = true;
     for (const fs of ["/dev", "/proc", "/run"]) await run("mount", ["--bind", fs, `${dir}${fs}`]);
     await run("mount", ["-t", "sysfs", "none", `${dir}/sys`]);
     const bin = await exists(`${dir}/usr/sbin/grub2-install`) ? "grub2" : "grub";
-    log.info("installing GRUB from the image", { ...fields, boot_mode: options.bootMode, bin });
+    log.info("GRUB binaries chosen", { ...fields, bin });
     await inChroot("mount -a -t vfat");
     if (esp) {
       await inChroot("mkdir -p /boot/efi");

@@ -190,15 +190,21 @@ for (const release of e2eReleases()) {
           const root = blkid(await tool("blkid", ["-p", "-o", "export", `${disk.path}p2`]));
           assert.equal(root.UUID, image.uuid);
           assert.equal(internal.root_uuid_or_disk_id, image.uuid, "Ironic recorded the root UUID");
-          const written = await readBacking(disk, parts[1]!.start, image.raw.length);
-          assert.ok(
-            written.every((b, i) => b === image.raw[i]),
-            "the root partition holds the image",
-          );
           // The one expected failure: a BIOS-booted ramdisk is asked for GRUB, and the agent
-          // really tries the image's: it mounts the root, but this test image has no /bin/sh
-          // or GRUB to chroot into, and everything it mounted is unmounted again.
+          // really tries the image's: it mounts the root, but this test image has no /dev,
+          // /bin/sh or GRUB to chroot into, and everything it mounted is unmounted again.
           const agentLog = await Deno.readTextFile(watching.agents[0]!.logFile);
+          if (/installing GRUB from the image/.test(agentLog)) {
+            // Mounting rewrote the superblock and journal: compare the files, not the bytes.
+            const hostname = await tool("debugfs", ["-R", "cat /etc/hostname", `${disk.path}p2`]);
+            assert.equal(hostname, "partition-e2e\n", "the root partition holds the image");
+          } else {
+            const written = await readBacking(disk, parts[1]!.start, image.raw.length);
+            assert.ok(
+              written.every((b, i) => b === image.raw[i]),
+              "the root partition holds the image",
+            );
+          }
           // Ironic 21.4 sends enable_bios_bootloader_install=true; Ironic 29 leaves it false.
           if (/installing GRUB from the image/.test(agentLog)) {
             assert.match(agentLog, /ignoring boot loader failure.*Installing GRUB2 boot loader/);
