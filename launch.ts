@@ -25,20 +25,29 @@ async function grantFor(argv: string[]): Promise<string[]> {
 if (import.meta.main) {
   const grant = await grantFor(Deno.args);
   if (grant.length) log.info("granting imports for hardware managers", { grant: grant[0] });
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "-P=agent",
-      "--config",
-      `${ROOT}deno.json`,
-      ...grant,
-      `${ROOT}main.ts`,
-      ...Deno.args,
-    ],
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
+  // `deno` by name: the `launcher` permission set grants exactly that (not a path).
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("deno", {
+      args: [
+        "run",
+        "-P=agent",
+        "--config",
+        `${ROOT}deno.json`,
+        ...grant,
+        `${ROOT}main.ts`,
+        ...Deno.args,
+      ],
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (err) {
+    log.error("cannot start the agent: `deno` must be on PATH (bash .ci/setup links it)", {
+      error: err,
+    });
+    Deno.exit(1);
+  }
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => child.kill(signal));
   }
