@@ -17,7 +17,13 @@ import assert from "node:assert/strict";
 import { createLoopDevice, readBacking } from "../harness/loop.ts";
 import { startImageServer } from "../harness/image_server.ts";
 import { type IronicInstance, startIronic } from "../harness/ironic.ts";
-import { cannotRunE2e, conductorLabel, e2eReleases } from "../harness/flow_fixtures.ts";
+import {
+  cannotRunE2e,
+  conductorLabel,
+  e2eReleases,
+  physicalMac,
+  sha256Hex,
+} from "../harness/flow_fixtures.ts";
 import { type PowerWatcher, watchPower } from "../harness/power_watcher.ts";
 import { printDiagnostics, printTails } from "../harness/process_util.ts";
 
@@ -37,26 +43,6 @@ function buildImage(): Uint8Array<ArrayBuffer> {
     crypto.getRandomValues(image.subarray(offset, offset + 65536));
   }
   return image;
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function physicalMac(): Promise<string> {
-  const names = [];
-  for await (const entry of Deno.readDir("/sys/class/net")) names.push(entry.name);
-  for (const name of names.sort()) {
-    try {
-      await Deno.stat(`/sys/class/net/${name}/device`);
-    } catch {
-      continue;
-    }
-    const mac = (await Deno.readTextFile(`/sys/class/net/${name}/address`)).trim();
-    if (mac && mac !== "00:00:00:00:00:00") return mac;
-  }
-  throw new Error("Cannot find a physical network interface in /sys/class/net");
 }
 
 async function output(cmd: string, args: string[]): Promise<string> {

@@ -13,24 +13,17 @@
 import assert from "node:assert/strict";
 import { createLoopDevice, type LoopDevice, writeBacking } from "../harness/loop.ts";
 import { type IronicInstance, type IronicRelease, startIronic } from "../harness/ironic.ts";
-import { cannotRunE2e, conductorLabel, e2eReleases } from "../harness/flow_fixtures.ts";
+import {
+  cannotRunE2e,
+  conductorLabel,
+  e2eReleases,
+  physicalMac,
+} from "../harness/flow_fixtures.ts";
 import { type PowerWatcher, watchPower } from "../harness/power_watcher.ts";
 import { printDiagnostics, printTails } from "../harness/process_util.ts";
 
 const MiB = 1024 * 1024;
 const hasMd = await Deno.stat("/proc/mdstat").then(() => true, () => false);
-
-/** MAC of the first physical network interface (one with a `device` link). */
-async function physicalMac(): Promise<string> {
-  const names = [];
-  for await (const entry of Deno.readDir("/sys/class/net")) names.push(entry.name);
-  for (const name of names.sort()) {
-    if (!(await Deno.stat(`/sys/class/net/${name}/device`).then(() => true, () => false))) continue;
-    const mac = (await Deno.readTextFile(`/sys/class/net/${name}/address`)).trim();
-    if (mac && mac !== "00:00:00:00:00:00") return mac;
-  }
-  throw new Error("Cannot find a physical network interface in /sys/class/net");
-}
 
 async function tool(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, {

@@ -18,7 +18,12 @@ import assert from "node:assert/strict";
 import { createLoopDevice, type LoopDevice, readBacking } from "../harness/loop.ts";
 import { startImageServer } from "../harness/image_server.ts";
 import { startIronic } from "../harness/ironic.ts";
-import { cannotRunE2e, conductorLabel, e2eReleases } from "../harness/flow_fixtures.ts";
+import {
+  cannotRunE2e,
+  conductorLabel,
+  e2eReleases,
+  physicalMac,
+} from "../harness/flow_fixtures.ts";
 import { type PowerWatcher, watchPower } from "../harness/power_watcher.ts";
 import { printDiagnostics, printTails } from "../harness/process_util.ts";
 
@@ -55,22 +60,6 @@ async function buildImages(dir: string): Promise<{ raw: Uint8Array; qcow2: strin
 async function sha256Hex(path: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Physical NIC MAC, as the agent reports it (same rule as ironic_flow_test.ts). */
-async function physicalMac(): Promise<string> {
-  const names = [];
-  for await (const entry of Deno.readDir("/sys/class/net")) names.push(entry.name);
-  for (const name of names.sort()) {
-    try {
-      await Deno.stat(`/sys/class/net/${name}/device`);
-    } catch {
-      continue;
-    }
-    const mac = (await Deno.readTextFile(`/sys/class/net/${name}/address`)).trim();
-    if (mac && mac !== "00:00:00:00:00:00") return mac;
-  }
-  throw new Error("Cannot find a physical network interface in /sys/class/net");
 }
 
 /** Partitions as parted reads them from the device, in bytes, with the label type. */
