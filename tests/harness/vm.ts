@@ -16,8 +16,8 @@ import type { AgentOptions, AgentProcess } from "./agent_process.ts";
 import { freePort, stopGroup } from "./process_util.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-/** Where `deno task build-ramdisk` writes its outputs by default. */
-export const RAMDISK_OUT = `${ROOT}imagebuild/out`;
+/** Where `deno task build-ramdisk` writes its outputs (the same IPA_RAMDISK_OUT it honours). */
+export const RAMDISK_OUT = Deno.env.get("IPA_RAMDISK_OUT") || `${ROOT}imagebuild/out`;
 /** The port the agent listens on inside the guest (`ipa-listen-port`, the hostfwd target). */
 export const GUEST_AGENT_PORT = 9999;
 /** The guest's NIC; a port with this MAC lets Ironic's lookup find the node. */
