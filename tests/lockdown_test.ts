@@ -6,9 +6,10 @@
  * does not restart a locked-down agent.
  */
 import assert from "node:assert/strict";
-import { freePort } from "./harness/process_util.ts";
+import { startAgent } from "./harness/agent_process.ts";
+import { startFakeIronic } from "./harness/fake_ironic.ts";
+import { waitFor } from "./harness/process_util.ts";
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const NODE = "6f3c2a8e-5a1b-4c55-9c0e-2f6d1f0b7a11";
 const TOKEN = "L".repeat(43);
 /** Heartbeats come every heartbeat_timeout × U(0.3, 0.6) s: 0.3-0.6 s with this value. */
@@ -16,91 +17,28 @@ const HEARTBEAT_TIMEOUT = 1;
 /** How long the fake Ironic must hear nothing after the API went away: > 6 heartbeat periods. */
 const QUIET_WINDOW_MS = 4_000;
 
-/** A fake Ironic that records every request it receives, with its arrival time. */
-function fakeIronic() {
-  const requests: { at: number; path: string }[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    async (req) => {
-      const path = new URL(req.url).pathname;
-      requests.push({ at: Date.now(), path });
-      if (path === "/") return Response.json({ default_version: { version: "1.82" } });
-      if (path === "/v1/lookup") {
-        return Response.json({
-          node: { uuid: NODE, properties: {}, instance_info: {}, driver_internal_info: {} },
-          config: { heartbeat_timeout: HEARTBEAT_TIMEOUT, agent_token: TOKEN },
-        });
-      }
-      if (path === `/v1/heartbeat/${NODE}`) {
-        const body = await req.json();
-        heartbeats.push(body);
-        return new Response(null, { status: 202 });
-      }
-      return Response.json({ error_message: "not found" }, { status: 404 });
-    },
-  );
-  const heartbeats: Record<string, unknown>[] = [];
-  return { url: `http://127.0.0.1:${server.addr.port}`, requests, heartbeats, server };
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 Deno.test("system.lockdown stops the API, heartbeats and outbound traffic, then idles until SIGTERM", async () => {
-  const ironic = fakeIronic();
+  await using ironic = startFakeIronic({
+    node: NODE,
+    token: TOKEN,
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  });
   const dir = await Deno.makeTempDir({ prefix: "lockdown-" });
-  await Deno.writeTextFile(`${dir}/cmdline`, "");
-  const port = freePort();
   const logFile = `${dir}/agent.log`;
-  const child = new Deno.Command("/bin/sh", {
-    args: [
-      "-c",
-      'exec "$@" >"$0" 2>&1',
-      logFile,
-      Deno.execPath(),
-      "run",
-      "-P=agent",
-      "--no-prompt",
-      "main.ts",
-      "--protect-host",
-      "--api-url",
-      ironic.url,
-      "--listen-host",
-      "127.0.0.1",
-      "--listen-port",
-      String(port),
-      "--advertise-host",
-      "127.0.0.1",
-      "--advertise-port",
-      String(port),
-      "--state-dir",
-      dir,
-      "--cmdline-path",
-      `${dir}/cmdline`,
-      "--disk-wait-attempts",
-      "0",
-      "--only-block-devices",
-      "/dev/nonexistent-lockdown-test",
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let exited = false;
-  const status = child.status.finally(() => (exited = true));
+  const agent = await startAgent({
+    apiUrl: ironic.url,
+    blockDevices: ["/dev/nonexistent-lockdown-test"],
+    logFile,
+    autoTls: true,
+    stopGraceMs: 10_000,
+  });
+  const port = agent.port;
   const log = () => Deno.readTextFile(logFile).catch(() => "");
   let client: Deno.HttpClient | null = null;
   try {
-    await waitFor(() => ironic.heartbeats.length >= 2, 30_000, "two heartbeats");
+    await waitFor(() => ironic.heartbeats.length >= 2, 30_000, "two heartbeats", 50);
     // Auto-TLS is on (API 1.82): trust exactly the certificate the agent pinned in Ironic.
-    const ca = String(ironic.heartbeats[0]!.agent_verify_ca);
+    const ca = String(ironic.heartbeats[0]!.body.agent_verify_ca);
     assert.match(ca, /^-----BEGIN CERTIFICATE-----/);
     client = Deno.createHttpClient({ caCerts: [ca] });
     const base = `https://127.0.0.1:${port}/v1/commands/`;
@@ -151,25 +89,15 @@ Deno.test("system.lockdown stops the API, heartbeats and outbound traffic, then 
     assert.match(text, /protect-host: would run "ip link set \S+ down"/);
     assert.doesNotMatch(text, /could not bring interface down/, "nothing was run");
     assert.match(text, /locked down: idling until the machine is powered off/);
-    assert.equal(exited, false, `the agent keeps idling after lockdown; log:\n${text}`);
+    assert.equal(agent.exited, false, `the agent keeps idling after lockdown; log:\n${text}`);
 
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    const { code } = await status;
-    clearTimeout(timer);
+    // SIGTERM, then SIGKILL after stopGraceMs.
+    const { code } = await agent.stop();
     assert.equal(code, 143, `SIGTERM ends the idle agent; log:\n${await log()}`);
     assert.ok(!(await log()).includes(TOKEN), "the token is not in the log");
   } finally {
     client?.close();
-    if (!exited) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }
-    await status;
-    await ironic.server.shutdown();
+    await agent.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

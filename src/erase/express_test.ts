@@ -1,92 +1,26 @@
 import assert from "node:assert/strict";
 import { BlockDeviceEraseError, ProtectedDeviceError } from "../api/errors.ts";
 import type { Node } from "../hardware/manager.ts";
-import { LSBLK_ARGS } from "../inventory/block_devices.ts";
 import { Logger } from "../log.ts";
-import { emptySysfs, type FakeRunner, fakeRunner, type Handler, testdata } from "./_test_runner.ts";
+import { eraseOptions, type FakeDevice, machine } from "./_test_machine.ts";
+import { emptySysfs, type FakeRunner, fakeRunner, type Handler } from "./_test_runner.ts";
 import { eraseDevicesExpress, type EraseDevicesExpressOptions } from "./express.ts";
-import { PROBE_LSBLK_ARGS } from "./probe.ts";
 
 const log = new Logger({ test: "erase_express" });
 
-interface FakeDevice {
-  kname: string;
-  type: string;
-  parent?: string;
-  fstype?: string;
-}
-
+/** nvme0n1 supports a crypto format; nvme1n1 offers no format at all. */
 const MACHINE: FakeDevice[] = [
   { kname: "sda", type: "disk" },
   { kname: "sda1", type: "part", parent: "sda", fstype: "ext4" },
-  { kname: "nvme0n1", type: "disk" },
-  { kname: "nvme1n1", type: "disk" },
+  { kname: "nvme0n1", type: "disk", nvmeIdCtrl: "nvme/id-ctrl-format-crypto-hand.json" },
+  { kname: "nvme1n1", type: "disk", nvmeIdCtrl: "nvme/id-ctrl-no-format-hand.json" },
 ];
-
-/** nvme0n1 supports a crypto format; nvme1n1 offers no format at all. */
-function machine(devices: FakeDevice[]): Handler {
-  return (line, cmd, args) => {
-    if (line === ["lsblk", ...LSBLK_ARGS].join(" ")) {
-      return JSON.stringify({
-        blockdevices: devices.map((d) => ({
-          kname: d.kname,
-          model: null,
-          size: 100 * 2 ** 30,
-          rota: false,
-          type: d.type,
-          uuid: null,
-          partuuid: null,
-          serial: null,
-          wwn: null,
-          "log-sec": 512,
-          "phy-sec": 512,
-          tran: null,
-        })),
-      });
-    }
-    const target = (args.at(-1) ?? "").replace(/^\/dev\//, "");
-    if (line === ["lsblk", ...PROBE_LSBLK_ARGS, `/dev/${target}`].join(" ")) {
-      const rows = devices.filter((d) => d.kname === target || d.parent === target);
-      return JSON.stringify({
-        blockdevices: rows.map((d) => ({
-          kname: d.kname,
-          uuid: null,
-          ptuuid: null,
-          parttype: null,
-          partuuid: null,
-          fstype: d.fstype ?? null,
-        })),
-      });
-    }
-    if (cmd === "blkid") return { code: 2, stdout: "" };
-    if (line === "nvme id-ctrl /dev/nvme0n1 -o json") {
-      return testdata("nvme/id-ctrl-format-crypto-hand.json");
-    }
-    if (line === "nvme id-ctrl /dev/nvme1n1 -o json") {
-      return testdata("nvme/id-ctrl-no-format-hand.json");
-    }
-    if (line.startsWith("nvme format")) return "Success formatting namespace:1\n";
-    if (line.startsWith("blockdev --getss")) return "512\n";
-    if (line.startsWith("blockdev --getsize64")) return `${100 * 2 ** 30}\n`;
-    if (cmd === "wipefs" || cmd === "dd" || cmd === "sgdisk") return "";
-    if (cmd === "fuser") return { code: 1, stdout: "" };
-    return undefined;
-  };
-}
 
 function options(
   runner: FakeRunner,
   extra: Partial<EraseDevicesExpressOptions> = {},
 ): EraseDevicesExpressOptions {
-  return {
-    runner,
-    log,
-    node: { uuid: "1be26c0b-03f2-4d2e-ae87-c02d7f33c123" },
-    onlyBlockDevices: [],
-    guardSpecialFilesystems: true,
-    sleep: () => Promise.resolve(),
-    ...extra,
-  };
+  return { ...eraseOptions(runner, log), ...extra };
 }
 
 function writes(runner: FakeRunner): string[] {

@@ -1,25 +1,13 @@
 import assert from "node:assert/strict";
 import { BlockDeviceEraseError, ProtectedDeviceError } from "../api/errors.ts";
 import type { Node } from "../hardware/manager.ts";
-import { LSBLK_ARGS } from "../inventory/block_devices.ts";
 import { Logger } from "../log.ts";
+import { eraseOptions, type FakeDevice, machine } from "./_test_machine.ts";
 import { emptySysfs, type FakeRunner, fakeRunner, type Handler } from "./_test_runner.ts";
 import { eraseDevicesMetadata, type EraseDevicesMetadataOptions } from "./metadata.ts";
 import { PROBE_LSBLK_ARGS } from "./probe.ts";
 
 const log = new Logger({ test: "erase_metadata" });
-const GiB = 2 ** 30;
-
-interface FakeDevice {
-  kname: string;
-  type: string;
-  size?: number;
-  parent?: string;
-  serial?: string;
-  readOnly?: boolean;
-  fstype?: string;
-  parttype?: string;
-}
 
 /** The machine every test starts from. */
 const MACHINE: FakeDevice[] = [
@@ -31,92 +19,28 @@ const MACHINE: FakeDevice[] = [
   { kname: "sdc", type: "disk", readOnly: true },
   { kname: "sdd", type: "disk" },
   { kname: "sdd1", type: "part", parent: "sdd", fstype: "linux_raid_member" },
-  { kname: "sde", type: "disk", size: 1474560 }, // the virtual media floppy image
+  { kname: "sde", type: "disk", size: 1474560, virtualMedia: true },
   { kname: "nvme0n1", type: "disk" },
 ];
 
-function lsblkRow(d: FakeDevice) {
-  return {
-    kname: d.kname,
-    model: null,
-    size: d.size ?? 100 * GiB,
-    rota: false,
-    type: d.type,
-    uuid: null,
-    partuuid: null,
-    serial: d.serial ?? null,
-    wwn: null,
-    "log-sec": 512,
-    "phy-sec": 512,
-    tran: null,
-  };
-}
-
-function withDescendants(devices: FakeDevice[], kname: string): FakeDevice[] {
-  const self = devices.filter((d) => d.kname === kname);
-  const children = devices.filter((d) => d.parent === kname);
-  return [...self, ...children.flatMap((c) => withDescendants(devices, c.kname))];
-}
-
-function machine(devices: FakeDevice[], virtualMedia: string | null = "/dev/sde"): Handler {
-  return (line, cmd, args) => {
-    if (cmd === "lsblk" && line === ["lsblk", ...LSBLK_ARGS].join(" ")) {
-      return JSON.stringify({ blockdevices: devices.map(lsblkRow) });
-    }
-    const target = (args.at(-1) ?? "").replace(/^\/dev\//, "");
-    if (line === `lsblk -bia --json -oKNAME /dev/${target}`) {
-      return JSON.stringify({
-        blockdevices: withDescendants(devices, target).map((d) => ({ kname: d.kname })),
-      });
-    }
-    if (line === ["lsblk", ...PROBE_LSBLK_ARGS, `/dev/${target}`].join(" ")) {
-      return JSON.stringify({
-        blockdevices: withDescendants(devices, target).map((d) => ({
-          kname: d.kname,
-          uuid: null,
-          ptuuid: null,
-          parttype: d.parttype ?? null,
-          partuuid: null,
-          fstype: d.fstype ?? null,
-        })),
-      });
-    }
-    if (cmd === "blkid") return { code: 2, stdout: "" };
-    if (cmd === "grep") {
-      return args
-        .filter((p) => p.endsWith("/ro"))
-        .map((p) => {
-          const k = p.split("/")[4];
-          return `${p}:${devices.find((d) => d.kname === k)?.readOnly ? 1 : 0}\n`;
-        })
-        .join("");
-    }
-    if (line === "readlink -e -- /dev/disk/by-label/ir-vfd-dev") {
-      return virtualMedia ? `${virtualMedia}\n` : { code: 1, stdout: "" };
-    }
-    if (line.startsWith("blockdev --getss")) return "512\n";
-    if (line.startsWith("blockdev --getsize64")) {
-      return `${devices.find((d) => d.kname === target)?.size ?? 100 * GiB}\n`;
-    }
-    if (cmd === "wipefs" || cmd === "dd" || cmd === "sgdisk") return "";
-    if (cmd === "fuser") return { code: 1, stdout: "" };
-    return undefined;
-  };
-}
+/**
+ * What a run over MACHINE wipes, in order: sdc is read-only, sdd and sdd1 carry a RAID member,
+ * sde is the virtual media.
+ */
+const ALL_ERASABLE = [
+  "/dev/sdb1",
+  "/dev/sdb",
+  "/dev/sda2",
+  "/dev/sda1",
+  "/dev/sda",
+  "/dev/nvme0n1",
+];
 
 function options(
   runner: FakeRunner,
   extra: Partial<EraseDevicesMetadataOptions> = {},
 ): EraseDevicesMetadataOptions {
-  return {
-    runner,
-    log,
-    node: { uuid: "1be26c0b-03f2-4d2e-ae87-c02d7f33c123" },
-    onlyBlockDevices: [],
-    guardSpecialFilesystems: true,
-    sleep: () => Promise.resolve(),
-    ...extra,
-  };
+  return { ...eraseOptions(runner, log), ...extra };
 }
 
 function wiped(runner: FakeRunner): string[] {
@@ -130,15 +54,7 @@ function writes(runner: FakeRunner): string[] {
 Deno.test("eraseDevicesMetadata() wipes partitions before their disks, skipping what it must", async () => {
   const runner = fakeRunner(machine(MACHINE), emptySysfs);
   await eraseDevicesMetadata(options(runner));
-  // sdc is read-only, sdd and sdd1 carry a RAID member, sde is the virtual media.
-  assert.deepEqual(wiped(runner), [
-    "/dev/sdb1",
-    "/dev/sdb",
-    "/dev/sda2",
-    "/dev/sda1",
-    "/dev/sda",
-    "/dev/nvme0n1",
-  ]);
+  assert.deepEqual(wiped(runner), ALL_ERASABLE);
   // The full sequence for one device.
   const forSda = runner.calls.filter((c) => / \/dev\/sda$|of=\/dev\/sda /.test(c));
   assert.deepEqual(forSda.filter((c) => !/^(lsblk|blkid|partx)\b/.test(c)), [
@@ -226,14 +142,7 @@ Deno.test("eraseDevicesMetadata() goes on after a failure and reports every fail
     );
     return true;
   });
-  assert.deepEqual(wiped(runner), [
-    "/dev/sdb1",
-    "/dev/sdb",
-    "/dev/sda2",
-    "/dev/sda1",
-    "/dev/sda",
-    "/dev/nvme0n1",
-  ]);
+  assert.deepEqual(wiped(runner), ALL_ERASABLE);
 });
 
 Deno.test("eraseDevicesMetadata() leaves a device alone when it cannot be probed", async () => {
@@ -260,7 +169,7 @@ Deno.test("eraseDevicesMetadata() refuses to start with an invalid skip list", a
 
 Deno.test("eraseDevicesMetadata() does nothing on a machine without erasable devices", async () => {
   const runner = fakeRunner(
-    machine([{ kname: "sdc", type: "disk", readOnly: true }], null),
+    machine([{ kname: "sdc", type: "disk", readOnly: true }]),
     emptySysfs,
   );
   await eraseDevicesMetadata(options(runner));

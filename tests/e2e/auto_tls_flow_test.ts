@@ -14,50 +14,20 @@
  */
 
 import assert from "node:assert/strict";
-import { createLoopDevice, readBacking } from "../harness/loop.ts";
-import { startImageServer } from "../harness/image_server.ts";
-import { type IronicInstance, startIronic } from "../harness/ironic.ts";
+import type { IronicInstance } from "../harness/ironic.ts";
 import {
   cannotRunE2e,
   conductorLabel,
   e2eReleases,
-  physicalMac,
-  sha256Hex,
+  enrollNode,
+  printFailureDiagnostics,
+  readDisk,
+  setUpFlow,
+  transition,
+  watchNode,
 } from "../harness/flow_fixtures.ts";
-import { type PowerWatcher, watchPower } from "../harness/power_watcher.ts";
-import { printDiagnostics, printTails } from "../harness/process_util.ts";
-
-const MiB = 1024 * 1024;
-const IMAGE_SIZE = 4 * MiB;
-
-/** An MBR (disk identifier 0, one partition) followed by random bytes. */
-function buildImage(): Uint8Array<ArrayBuffer> {
-  const image = new Uint8Array(IMAGE_SIZE);
-  const view = new DataView(image.buffer);
-  image.set([0x00, 0xfe, 0xff, 0xff, 0x83, 0xfe, 0xff, 0xff], 446);
-  view.setUint32(446 + 8, MiB / 512, true);
-  view.setUint32(446 + 12, (IMAGE_SIZE - MiB) / 512, true);
-  image[510] = 0x55;
-  image[511] = 0xaa;
-  for (let offset = MiB; offset < IMAGE_SIZE; offset += 65536) {
-    crypto.getRandomValues(image.subarray(offset, offset + 65536));
-  }
-  return image;
-}
-
-async function output(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return text;
-}
+import type { PowerWatcher } from "../harness/power_watcher.ts";
+import { printDiagnostics, tool } from "../harness/process_util.ts";
 
 /**
  * Polls Ironic's database (the API masks the token) and its API for what the conductor holds
@@ -72,7 +42,7 @@ function watchSecrets(ironic: IronicInstance, nodeUuid: string) {
   const loop = (async () => {
     for (let i = 0; i < 2000 && !stop.signal.aborted; i++) {
       try {
-        const rows = await output("python3", ["-c", query, `${ironic.stateDir}/ironic.sqlite`]);
+        const rows = await tool("python3", ["-c", query, `${ironic.stateDir}/ironic.sqlite`]);
         for (const line of rows.split("\n").filter(Boolean)) {
           const token = JSON.parse(line).agent_secret_token;
           if (typeof token === "string" && token !== "******") tokens.add(token);
@@ -102,71 +72,26 @@ for (const release of e2eReleases()) {
       "no token in logs",
     ignore: cannotRunE2e(),
     async fn() {
-      const dir = await Deno.makeTempDir({ prefix: "auto-tls-flow-" });
-      const image = buildImage();
-      await Deno.writeFile(`${dir}/disk.img`, image);
+      await using flow = await setUpFlow(release);
+      const { disk, image, ironic } = flow;
       let watcher: PowerWatcher | null = null;
-      let ironicRef: IronicInstance | null = null;
       try {
-        await using images = startImageServer({
-          "/disk.img": { body: { path: `${dir}/disk.img` } },
-        });
-        await using ironic = await startIronic({ release, httpUrl: images.origin });
-        ironicRef = ironic;
-        await using disk = await createLoopDevice({ sizeMiB: 64 });
-        const client = ironic.client;
-        // Every field in the POST: Ironic 29 breaks a node on any PATCH (see the recipe).
-        const node = await client.createNode({
-          name: "tls-node",
-          driver: "fake-hardware",
-          deploy_interface: "direct",
-          properties: {
-            cpus: 1,
-            memory_mb: 2048,
-            local_gb: 1,
-            cpu_arch: "x86_64",
-            root_device: { name: disk.path },
-          },
-          instance_info: {
-            image_source: images.url("/disk.img"),
-            image_os_hash_algo: "sha256",
-            image_os_hash_value: await sha256Hex(image),
-            root_gb: 1,
-          },
-        });
-        await client.createPort(node.uuid, await physicalMac());
+        const node = await enrollNode(flow);
         const secrets = watchSecrets(ironic, node.uuid);
-        await using watching = watchPower(client, node.uuid, {
-          agent: { apiUrl: ironic.url, blockDevices: [disk.path], autoTls: true },
-          logDir: dir,
-          maxBoots: 4,
-        });
+        await using watching = watchNode(flow, node, { maxBoots: 4, autoTls: true });
         watcher = watching;
 
-        await client.setProvisionState(node.uuid, "manage");
-        await client.waitForProvisionState(node.uuid, "manageable", {
-          timeoutMs: 30_000,
-          signal: watching.signal,
-        });
-        await client.setProvisionState(node.uuid, "provide");
-        await client.waitForProvisionState(node.uuid, "available", {
-          timeoutMs: 180_000,
-          signal: watching.signal,
-        });
+        await transition(flow, watching, node, "manage", "manage", "manageable");
+        await transition(flow, watching, node, "provide", "provide", "available");
         await watching.settled();
 
-        await client.setProvisionState(node.uuid, "active");
-        const deployed = await client.waitForProvisionState(node.uuid, "active", {
-          timeoutMs: 180_000,
-          signal: watching.signal,
-        });
+        const deployed = await transition(flow, watching, node, "deploy", "active", "active");
         await watching.settled();
         await secrets.stop();
         assert.equal(deployed.last_error, null);
         assert.equal(watching.boots, 2, "one boot for cleaning, one for the deployment");
         assert.deepEqual(watching.problems, []);
-        await new Deno.Command("blockdev", { args: ["--flushbufs", disk.path] }).output();
-        const written = await readBacking(disk, 0, image.length);
+        const written = await readDisk(disk, image.length);
         assert.ok(written.every((b, i) => b === image[i]), "the loop device holds the image");
 
         // The conductor called back over HTTPS ...
@@ -174,11 +99,11 @@ for (const release of e2eReleases()) {
         for (const url of secrets.agentUrls) assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
         // ... verifying against the certificate it pinned from agent_verify_ca.
         const pinned = `${ironic.stateDir}/certificates/${node.uuid}.crt`;
-        const text = await output("openssl", ["x509", "-in", pinned, "-noout", "-text"]);
+        const text = await tool("openssl", ["x509", "-in", pinned, "-noout", "-text"]);
         assert.match(text, /Signature Algorithm: ecdsa-with-SHA512/);
         assert.match(text, /NIST CURVE: P-384/);
         assert.match(text, /X509v3 Subject Alternative Name: critical\s+IP Address:127\.0\.0\.1\s/);
-        const dates = await output("openssl", ["x509", "-in", pinned, "-noout", "-dates"]);
+        const dates = await tool("openssl", ["x509", "-in", pinned, "-noout", "-dates"]);
         const notBefore = Date.parse(/notBefore=(.*)/.exec(dates)![1]!);
         const notAfter = Date.parse(/notAfter=(.*)/.exec(dates)![1]!);
         assert.equal(notAfter - notBefore, (90 * 86400 + 3600) * 1000, "90 days plus the skew");
@@ -205,14 +130,8 @@ for (const release of e2eReleases()) {
         );
         await watching.stop();
       } catch (err) {
-        if (watcher) printDiagnostics(watcher.events.join("\n"));
-        if (ironicRef) await printTails([{ label: "ironic", path: ironicRef.logFile }], 120);
-        for (const agent of watcher?.agents ?? []) {
-          await printTails([{ label: "agent", path: agent.logFile }], 80);
-        }
+        await printFailureDiagnostics(ironic, watcher);
         throw err;
-      } finally {
-        if (Deno.env.get("IRONIC_E2E_KEEP") !== "1") await Deno.remove(dir, { recursive: true });
       }
     },
   });

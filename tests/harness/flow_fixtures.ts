@@ -23,7 +23,7 @@ import {
   startIronic,
 } from "./ironic.ts";
 import { type PowerWatcher, watchPower } from "./power_watcher.ts";
-import { printDiagnostics, printTails } from "./process_util.ts";
+import { printDiagnostics, printTails, tool } from "./process_util.ts";
 
 export const MiB = 1024 * 1024;
 const SECTOR = 512;
@@ -106,22 +106,13 @@ export async function physicalMac(): Promise<string> {
   throw new Error("Cannot find a physical network interface in /sys/class/net");
 }
 
-async function run(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdout: "null",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
 /** What the test reads through the backing file, after the loop device's buffers are flushed. */
-export async function readDisk(disk: LoopDevice, length: number): Promise<Uint8Array> {
-  await run("sync", []);
-  await run("blockdev", ["--flushbufs", disk.path]);
+export async function readDisk(
+  disk: LoopDevice,
+  length: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  await tool("sync", []);
+  await tool("blockdev", ["--flushbufs", disk.path]);
   return await readBacking(disk, 0, length);
 }
 
@@ -131,7 +122,7 @@ export async function seedBackingFile(disk: LoopDevice, bytes: Uint8Array): Prom
   let written = 0;
   while (written < bytes.length) written += await file.write(bytes.subarray(written));
   await file.sync();
-  await run("blockdev", ["--flushbufs", disk.path]);
+  await tool("blockdev", ["--flushbufs", disk.path]);
 }
 
 /** Ramdisk log tarballs Ironic stored, by kind (`<node>_<name>[_cleaning]_<time>.tar.gz`). */
@@ -185,6 +176,8 @@ export class PhaseTimer {
 export interface FlowOptions {
   /** Keys merged over ironic.conf. */
   extraConfig?: IronicOptions["extraConfig"];
+  /** Size of the loop device; 64 MiB. */
+  diskMiB?: number;
 }
 
 /** One flow's resources; disposing stops and removes them in reverse order. */
@@ -200,7 +193,7 @@ export interface Flow extends AsyncDisposable {
   readonly timer: PhaseTimer;
 }
 
-/** Starts the image server, Ironic `release` and a 64 MiB loop device. */
+/** Starts the image server, Ironic `release` and a loop device (64 MiB unless `diskMiB`). */
 export async function setUpFlow(release: IronicRelease, options: FlowOptions = {}): Promise<Flow> {
   const stack = new AsyncDisposableStack();
   try {
@@ -221,7 +214,7 @@ export async function setUpFlow(release: IronicRelease, options: FlowOptions = {
         () => startIronic({ release, httpUrl: images.origin, extraConfig: options.extraConfig }),
       ),
     );
-    const disk = stack.use(await createLoopDevice({ sizeMiB: 64 }));
+    const disk = stack.use(await createLoopDevice({ sizeMiB: options.diskMiB ?? 64 }));
     const moved = stack.move();
     return {
       release,
@@ -244,12 +237,17 @@ export async function setUpFlow(release: IronicRelease, options: FlowOptions = {
 /**
  * Enrolls a node for `flow` with every field in the POST: the loop device as root device hint,
  * `instance_info` for the test image (whole-disk raw, no `image_disk_format`: Ironic 29 then sends
- * `disk_format: null`), and a port with the agent's MAC.
+ * `disk_format: null`), and a port with the agent's MAC. `fields.properties` and
+ * `fields.instance_info` are merged over those defaults; other fields are added as they are.
  */
 export async function enrollNode(
   flow: Flow,
-  fields: Record<string, unknown> = {},
+  fields: Record<string, unknown> & {
+    properties?: Record<string, unknown>;
+    instance_info?: Record<string, unknown>;
+  } = {},
 ): Promise<IronicNode> {
+  const { properties, instance_info, ...rest } = fields;
   const node = await flow.client.createNode({
     name: `e2e-${crypto.randomUUID().slice(0, 8)}`,
     driver: "fake-hardware",
@@ -261,31 +259,43 @@ export async function enrollNode(
       cpu_arch: "x86_64",
       // Without a hint the agent (like IPA) only picks disks of at least 4 GiB.
       root_device: { name: flow.disk.path },
+      ...properties,
     },
     instance_info: {
       image_source: flow.images.url("/disk.img"),
       image_os_hash_algo: "sha256",
       image_os_hash_value: flow.digest,
       root_gb: 1,
+      ...instance_info,
     },
-    ...fields,
+    ...rest,
   });
   await flow.client.createPort(node.uuid, await physicalMac());
   return node;
 }
 
-/** Emulates the node's machine with agents that see only the flow's loop device. */
+/**
+ * Emulates the node's machine with agents that see only the flow's loop device (or
+ * `blockDevices`), over plain HTTP unless `autoTls`.
+ */
 export function watchNode(
   flow: Flow,
   node: IronicNode,
-  options: { maxBoots: number; agentExtraArgs?: string[]; keepStateDir?: boolean },
+  options: {
+    maxBoots: number;
+    agentExtraArgs?: string[];
+    keepStateDir?: boolean;
+    blockDevices?: readonly string[];
+    autoTls?: boolean;
+  },
 ): PowerWatcher {
   return watchPower(flow.client, node.uuid, {
     agent: {
       apiUrl: flow.ironic.url,
-      blockDevices: [flow.disk.path],
+      blockDevices: options.blockDevices ?? [flow.disk.path],
       extraArgs: options.agentExtraArgs,
       keepStateDir: options.keepStateDir,
+      autoTls: options.autoTls,
     },
     logDir: flow.dir,
     maxBoots: options.maxBoots,

@@ -1,7 +1,42 @@
-/** Small helpers shared by the end-to-end harness: ports, sleeping, log tails. */
+/** Small helpers shared by the end-to-end harness: ports, sleeping, waiting, log tails. */
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` every `intervalMs` until it holds; throws naming `what` after `ms`. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Runs a host tool for a test's own set-up or checks (never the agent's work) and returns its
+ * stdout; throws with the command line and stderr when it fails. Killed after `timeoutMs` (60 s).
+ */
+export async function tool(
+  cmd: string,
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args: [...args],
+    cwd: options.cwd,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
+  }).output();
+  const text = new TextDecoder();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${text.decode(out.stderr)}`);
+  return text.decode(out.stdout);
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
