@@ -42,3 +42,24 @@ export function sparseContent(size: number, hole: { start: number; length: numbe
   bytes[511] = 0;
   return bytes;
 }
+
+/**
+ * Recognisable content for compressed images: per 64 KiB block, text naming the block (deflates
+ * well), random bytes (stored uncompressed by `qemu-img convert -c`) or a zeroed hole.
+ */
+export function mixedContent(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  const text = new TextEncoder();
+  for (let block = 0; block * 65536 < size; block++) {
+    const start = block * 65536;
+    const part = bytes.subarray(start, Math.min(start + 65536, size));
+    if (block % 4 === 1) crypto.getRandomValues(part);
+    else if (block % 4 !== 3) {
+      const line = text.encode(`block ${block} of the test image, line `);
+      for (let i = 0; i < part.length; i++) part[i] = line[i % line.length]! ^ (i >> 9 & 0xff);
+    }
+  }
+  bytes[510] = 0;
+  bytes[511] = 0;
+  return bytes;
+}

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { InvalidImage } from "../api/errors.ts";
+import { ImageWriteError, InvalidImage } from "../api/errors.ts";
 import { Logger } from "../log.ts";
 import { systemRunner } from "../system/run.ts";
 import { createLoopDevice, type LoopDevice, readBacking } from "../../tests/harness/loop.ts";
 import { startImageServer } from "../../tests/harness/image_server.ts";
 import { validateImageInfo } from "./image_info.ts";
 import { streamImageToDevice } from "./write_raw.ts";
-import { imageDir, sparseContent } from "./_test_images.ts";
+import { imageDir, mixedContent, sparseContent } from "./_test_images.ts";
 
 const log = new Logger({ test: "image_formats" });
 const MARKER = 0xa5;
@@ -109,6 +109,68 @@ Deno.test("streamImageToDevice() writes qcow2 and compressed images as their raw
       assert.equal(result.compression, compression);
     });
   }
+});
+
+Deno.test("streamImageToDevice() writes qemu-img -c qcow2 images (deflate, zstd)", async (t) => {
+  await using dir = await imageDir();
+  // Text (stored compressed), random (stored whole) and holes; 4 KiB clusters: several L2 tables.
+  const raw = mixedContent(3 * 1024 * 1024);
+  await Deno.writeFile(dir.path("disk.raw"), raw);
+  for (const type of ["zlib", "zstd"]) {
+    await dir.tool("qemu-img", [
+      "convert",
+      "-c",
+      "-f",
+      "raw",
+      "-O",
+      "qcow2",
+      "-o",
+      `cluster_size=4096,compression_type=${type}`,
+      "disk.raw",
+      `${type}.qcow2`,
+    ]);
+  }
+  await using disk = await createLoopDevice({ sizeMiB: DISK_MIB });
+  await using server = startImageServer({});
+  for (const type of ["zlib", "zstd"]) {
+    await t.step(`compression_type=${type}`, async () => {
+      await dirty(disk);
+      const name = `${type}.qcow2`;
+      const bytes = await dir.read(name);
+      server.serve(`/${name}`, { body: { path: dir.path(name) } });
+      const result = await deploy(disk, server.url(`/${name}`), bytes, "qcow2");
+      assert.equal(result.format, "qcow2");
+      assert.equal(result.digest, sha256(bytes));
+      await assertHolds(disk, raw);
+      // qemu's own reader agrees, on the image's virtual size of the device.
+      await dir.tool("qemu-img", [
+        "compare",
+        "--image-opts",
+        `driver=qcow2,file.filename=${dir.path(name)}`,
+        `driver=raw,size=${raw.length},file.filename=${disk.path}`,
+      ]);
+    });
+  }
+  await t.step("a corrupt compressed cluster fails the write", async () => {
+    await dirty(disk);
+    const bytes = await dir.read("zlib.qcow2");
+    // The first data cluster of the first L2 table is compressed text: break its deflate stream.
+    const view = new DataView(bytes.buffer);
+    const l2 = Number(view.getBigUint64(Number(view.getBigUint64(40))) & 0x00fffffffffffe00n);
+    const entry = view.getBigUint64(l2);
+    assert.ok(entry & (1n << 62n), "guest cluster 0 is compressed");
+    const host = Number(entry & ((1n << 58n) - 1n));
+    bytes[host] = 0x07;
+    server.serve("/corrupt.qcow2", { body: bytes });
+    await assert.rejects(
+      () => deploy(disk, server.url("/corrupt.qcow2"), bytes, "qcow2"),
+      (err) => {
+        assert.ok(err instanceof ImageWriteError, `expected ImageWriteError, got ${err}`);
+        assert.match(err.details, /deflate-compressed cluster for guest offset 0 .* is corrupt/);
+        return true;
+      },
+    );
+  });
 });
 
 Deno.test("streamImageToDevice() refuses hostile images before writing anything", async (t) => {

@@ -1,14 +1,19 @@
 /**
  * The agent's peak RSS while `standby.prepare_image` writes a large image of each kind (raw,
- * qcow2, gzip, xz, zstd) to a loop device, and whether anything image-sized appeared in a tmpfs
- * meanwhile. Part of `deno task bench`; also runs alone, for the memory rows only:
+ * qcow2, gzip, xz, zstd, and qcow2 with deflate- or zstd-compressed clusters) to a loop device,
+ * and whether anything image-sized appeared in a tmpfs meanwhile. Part of `deno task bench`; also
+ * runs alone, for the memory rows only:
  *
- *   BENCH_IMAGE_MIB=2048 deno run -A tests/bench/image_memory_bench.ts [raw qcow2 gzip xz zstd]
+ *   BENCH_IMAGE_MIB=2048 deno run -A tests/bench/image_memory_bench.ts \
+ *     [raw qcow2 gzip xz zstd qcow2-deflate qcow2-zstd]
  *
  * The image is built on disk by tools (never read into this process): 1 MiB of random bytes
  * every 4 MiB, zeros between, so the compressors expand it in bursts, the hardest case for the
- * stream queues. The sampler reads VmRSS every 50 ms and, every second, the used bytes of each
- * tmpfs mount, reporting the largest growth.
+ * stream queues. The compressed qcow2 kinds add 1 MiB of base64 text after each random MiB (the
+ * random clusters stay uncompressed, the text ones are compressed), and a row comparing the
+ * agent's write speed with `qemu-img convert` of the same file to the same device. The sampler
+ * reads VmRSS every 50 ms and, every second, the used bytes of each tmpfs mount, reporting the
+ * largest growth.
  */
 import { createLoopDevice } from "../harness/loop.ts";
 import { startImageServer } from "../harness/image_server.ts";
@@ -22,7 +27,7 @@ export interface MemoryRow {
 }
 
 const TARGET_MIB = 150;
-const KINDS = ["raw", "qcow2", "gzip", "xz", "zstd"] as const;
+const KINDS = ["raw", "qcow2", "gzip", "xz", "zstd", "qcow2-deflate", "qcow2-zstd"] as const;
 type Kind = typeof KINDS[number];
 
 async function sh(script: string): Promise<string> {
@@ -71,14 +76,35 @@ async function buildImages(dir: string, mib: number, kinds: readonly Kind[]) {
     gzip: `${dir}/disk.raw.gz`,
     xz: `${dir}/disk.raw.xz`,
     zstd: `${dir}/disk.raw.zst`,
+    "qcow2-deflate": `${dir}/mixed-deflate.qcow2`,
+    "qcow2-zstd": `${dir}/mixed-zstd.qcow2`,
   };
+  // What each kind decodes to: the compressed qcow2 kinds carry text as well.
+  const sources = Object.fromEntries(KINDS.map((k) => [k, raw])) as Record<Kind, string>;
+  if (kinds.some((k) => k.startsWith("qcow2-"))) {
+    const mixed = `${dir}/mixed.raw`;
+    await sh(`cp --sparse=always ${raw} ${mixed}`);
+    await sh(
+      `for i in $(seq 1 4 ${mib - 1}); do echo $i; done | xargs -P 2 -I{} sh -c ` +
+        `'head -c 786432 /dev/urandom | base64 -w0 | ` +
+        `dd of=${mixed} bs=1M count=1 seek={} iflag=fullblock conv=notrunc status=none'`,
+    );
+    sources["qcow2-deflate"] = mixed;
+    sources["qcow2-zstd"] = mixed;
+    for (const [kind, type] of [["qcow2-deflate", "zlib"], ["qcow2-zstd", "zstd"]] as const) {
+      if (!kinds.includes(kind)) continue;
+      await sh(
+        `qemu-img convert -c -f raw -O qcow2 -o compression_type=${type} ${mixed} ${files[kind]}`,
+      );
+    }
+  }
   for (const kind of kinds) {
     if (kind === "qcow2") await sh(`qemu-img convert -f raw -O qcow2 ${raw} ${files.qcow2}`);
     if (kind === "gzip") await sh(`gzip -1 -c ${raw} > ${files.gzip}`);
     if (kind === "xz") await sh(`xz -0 -T2 -c ${raw} > ${files.xz}`);
     if (kind === "zstd") await sh(`zstd -q -1 ${raw} -o ${files.zstd}`);
   }
-  return files;
+  return { files, sources };
 }
 
 /** Peak RSS and tmpfs growth while writing each kind of `mib` MiB. */
@@ -89,7 +115,7 @@ export async function benchImageMemory(
   const rows: MemoryRow[] = [];
   const dir = await Deno.makeTempDir({ prefix: "bench-memory-" });
   try {
-    const files = await buildImages(dir, mib, kinds);
+    const { files, sources } = await buildImages(dir, mib, kinds);
     await using disk = await createLoopDevice({ sizeMiB: Math.max(4608, mib + 64) });
     const served = Object.fromEntries(
       kinds.map((k) => [`/${k}`, { body: { path: files[k] } }]),
@@ -119,7 +145,7 @@ export async function benchImageMemory(
         image_info: {
           id: `memory-${kind}`,
           urls: [server.url(`/${kind}`)],
-          disk_format: kind === "qcow2" ? "qcow2" : "raw",
+          disk_format: kind.startsWith("qcow2") ? "qcow2" : "raw",
           os_hash_algo: "sha256",
           os_hash_value: digest,
         },
@@ -131,7 +157,7 @@ export async function benchImageMemory(
         throw new Error(`prepare_image ${kind} failed: ${JSON.stringify(res.body.command_error)}`);
       }
       const same = await new Deno.Command("cmp", {
-        args: ["-n", String(mib * 1024 * 1024), files.raw, disk.path],
+        args: ["-n", String(mib * 1024 * 1024), sources[kind], disk.path],
       }).output();
       if (!same.success) throw new Error(`${kind}: the device differs from the image`);
       rows.push({
@@ -146,6 +172,17 @@ export async function benchImageMemory(
         baseline: `${mib} MiB (image size)`,
         ratio: (tmpfsGrowth / (mib * 1024 * 1024)).toFixed(3),
       });
+      if (kind.startsWith("qcow2-")) {
+        const convert = performance.now();
+        await sh(`qemu-img convert -t none -f qcow2 -O raw -n ${files[kind]} ${disk.path}`);
+        const baseline = mib / ((performance.now() - convert) / 1000);
+        rows.push({
+          metric: `${kind} write ${mib} MiB virtual, sha256 (vs qemu-img convert from a file)`,
+          value: `${(mib / seconds).toFixed(0)} MiB/s`,
+          baseline: `${baseline.toFixed(0)} MiB/s`,
+          ratio: (mib / seconds / baseline).toFixed(2),
+        });
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
