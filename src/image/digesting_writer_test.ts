@@ -81,3 +81,38 @@ Deno.test("DigestingWriter fails with OutputWriteError once the output refuses d
   assert.match(err.message, /Broken pipe/);
   assert.ok(writer.written <= 200_000);
 });
+
+Deno.test("DigestingWriter reads ahead while the output is still writing earlier slots", async () => {
+  const pending: (() => void)[] = [];
+  const output = new WritableStream<Uint8Array>({
+    write: () => new Promise<void>((resolve) => pending.push(resolve)),
+  });
+  using writer = new DigestingWriter(output.getWriter(), {
+    algorithm: "sha256",
+    slots: 3,
+    slotBytes: 4,
+  });
+  // Two whole slots are handed over without waiting for the output.
+  await writer.write(new Uint8Array(8).fill(1));
+  assert.equal(writer.written, 0);
+  // The third fills the ring: the write waits until the output has taken the first slot.
+  let returned = false;
+  const third = writer.write(new Uint8Array(4).fill(2)).then(() => {
+    returned = true;
+  });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(returned, false);
+  assert.equal(pending.length, 1);
+  pending.shift()!();
+  await third;
+  assert.equal(writer.written, 4);
+  const finished = writer.finish();
+  for (let i = 0; i < 10 && writer.written < 12; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+    pending.shift()?.();
+  }
+  const expected = new Uint8Array(12).fill(1);
+  expected.fill(2, 8);
+  assert.equal(await finished, createHash("sha256").update(expected).digest("hex"));
+  assert.equal(writer.written, 12);
+});

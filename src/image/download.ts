@@ -199,6 +199,51 @@ export function parseContentRange(
   };
 }
 
+/**
+ * Calls `onStall` once a read has waited `timeoutMs` for data. One timer serves every read (it is
+ * re-armed only when it fires), instead of a new timer per network chunk: a 512 MiB body arrives
+ * in about 8,000 chunks, and a timer each cost ~7 µs of the agent's main thread per chunk.
+ * Only time spent waiting in a read counts, not the time the caller takes between reads (a slow
+ * device holding the data back is not a stalled download).
+ */
+export function stallWatchdog(
+  timeoutMs: number,
+  onStall: () => void,
+  now: () => number = () => performance.now(),
+): { start(): void; stop(): void; readonly stalled: boolean; dispose(): void } {
+  let since: number | null = null;
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    timer = undefined;
+    if (since === null) return;
+    const waited = now() - since;
+    if (waited >= timeoutMs) {
+      stalled = true;
+      onStall();
+    } else {
+      timer = setTimeout(check, timeoutMs - waited);
+    }
+  };
+  return {
+    start() {
+      since = now();
+      timer ??= setTimeout(check, timeoutMs);
+    },
+    stop() {
+      since = null;
+    },
+    get stalled() {
+      return stalled;
+    },
+    dispose() {
+      since = null;
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
 function imageResponse(
   http: ImageHttp,
   url: string,
@@ -256,6 +301,7 @@ function imageResponse(
     const body = opened.response.body;
     if (!body) return;
     const reader = chunkReader(body);
+    const watchdog = stallWatchdog(timeoutMs, () => opened.controller.abort());
     try {
       for (;;) {
         if (options.deadline != null && now() > options.deadline) {
@@ -264,17 +310,13 @@ function imageResponse(
               `${options.maxDurationSeconds ?? "?"} seconds`,
           );
         }
-        let stalled = false;
-        const timer = setTimeout(() => {
-          stalled = true;
-          opened.controller.abort();
-        }, timeoutMs);
         let chunk: Uint8Array | null;
+        watchdog.start();
         try {
           chunk = await reader.read();
         } catch (err) {
           if (options.signal?.aborted) throw options.signal.reason;
-          if (stalled) {
+          if (watchdog.stalled) {
             throw new ImageDownloadError(
               `Download of image ${options.imageId} failed: Timed out reading next chunk ` +
                 `from ${url}: no data for ${timeoutMs / 1000} seconds`,
@@ -286,7 +328,7 @@ function imageResponse(
             }`,
           );
         } finally {
-          clearTimeout(timer);
+          watchdog.stop();
         }
         if (chunk === null) {
           if (total !== null && received() < total) {
@@ -300,6 +342,7 @@ function imageResponse(
         yield chunk;
       }
     } finally {
+      watchdog.dispose();
       reader.releaseLock();
     }
   }

@@ -6,7 +6,13 @@ import {
 } from "../api/errors.ts";
 import { Logger } from "../log.ts";
 import { startImageServer } from "../../tests/harness/image_server.ts";
-import { type DownloadOptions, fetchText, type ImageResponse, openImage } from "./download.ts";
+import {
+  type DownloadOptions,
+  fetchText,
+  type ImageResponse,
+  openImage,
+  stallWatchdog,
+} from "./download.ts";
 import { createImageHttp } from "./http_client.ts";
 import { validateImageInfo } from "./image_info.ts";
 
@@ -266,5 +272,30 @@ Deno.test("openImage() chunks() does not splice a Range answer that is not a 206
       assert.equal(sent[1]?.get("range"), "bytes=1000-");
       assert.equal(sent[1]?.get("if-range"), '"v1"');
     });
+  }
+});
+
+Deno.test("stallWatchdog() counts only the time a read waits, not the time between reads", async () => {
+  let clock = 0;
+  let stalls = 0;
+  const watchdog = stallWatchdog(20, () => stalls++, () => clock);
+  const tick = () => new Promise((r) => setTimeout(r, 30));
+  try {
+    // Long pauses between quick reads: the caller was busy, the download was not stalled.
+    for (let i = 0; i < 3; i++) {
+      watchdog.start();
+      watchdog.stop();
+      clock += 1000;
+      await tick();
+    }
+    assert.equal(stalls, 0);
+    // A read that waits 25 of the allowed 20 (clock) ms stalls, once the timer next checks.
+    watchdog.start();
+    clock += 25;
+    for (let i = 0; i < 20 && stalls === 0; i++) await tick();
+    assert.equal(stalls, 1);
+    assert.equal(watchdog.stalled, true);
+  } finally {
+    watchdog.dispose();
   }
 });

@@ -7,7 +7,10 @@
  * `dd` started through the Runner; the body is streamed into its stdin. `oflag=direct` keeps the
  * image out of the page cache (the ramdisk's RAM), `iflag=fullblock` keeps direct writes aligned
  * (GNU dd drops O_DIRECT for a short final block), and `conv=fsync` makes dd flush the device
- * before it exits, so success is only reported once the data is on the device.
+ * before it exits, so success is only reported once the data is on the device. `bs=4M`: dd
+ * alternates between filling a block from the 64 KiB pipe and one synchronous direct write, and
+ * fewer, larger writes let the agent read and hash ahead meanwhile (measured: 4M beat 1M, 8M and
+ * 16M on a 512 MiB raw write).
  *
  * Never reports success for a partial write: a download error, a checksum mismatch or a `dd`
  * failure is an error, whatever `dd` already wrote.
@@ -130,7 +133,7 @@ function deviceSink(proc: PipedProcess): ByteSink {
 
 /** `dd` arguments for a streamed device write. */
 export function ddArguments(device: string): string[] {
-  return [`of=${device}`, "bs=1M", "iflag=fullblock", "oflag=direct", "conv=fsync", "status=none"];
+  return [`of=${device}`, "bs=4M", "iflag=fullblock", "oflag=direct", "conv=fsync", "status=none"];
 }
 
 /** IPA's `ImageWriteError` wording. */

@@ -30,8 +30,8 @@ async function rejection<E extends Error>(
   assert.fail(`expected ${type.name}, but it resolved`);
 }
 
-/** An odd size: not a multiple of 512, so the last dd block is short. */
-const IMAGE_SIZE = 3 * 1024 * 1024 + 12345;
+/** An odd size: one whole 4 MiB dd block (`bs=4M`), then a short one not a multiple of 512. */
+const IMAGE_SIZE = 4 * 1024 * 1024 + 12345;
 
 function settings(overrides: Partial<ImageDownloadSettings> = {}): ImageDownloadSettings {
   return {
