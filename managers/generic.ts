@@ -30,8 +30,10 @@ import { applyConfiguration } from "../src/raid/apply.ts";
 import { createConfiguration, type RaidOptions } from "../src/raid/create.ts";
 import { deleteConfiguration } from "../src/raid/delete.ts";
 import { createRaidState } from "../src/raid/state.ts";
-import { protectedRaidDevices } from "../src/raid/arrays.ts";
+import { raidErasureExclusions } from "../src/raid/arrays.ts";
+import { assembleArrays } from "../src/raid/assemble.ts";
 import { getSkipList } from "../src/hints/skip_list.ts";
+import { injectFilesStep } from "../src/deploy/inject_files_step.ts";
 
 function volumeNamesOrNone(node: Node): readonly string[] {
   try {
@@ -39,6 +41,27 @@ function volumeNamesOrNone(node: Node): readonly string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * What erasure leaves alone for software RAID the skip list keeps by volume name (spec 12 §5):
+ * disk-level erasure skips kept arrays and the holder disks of kept and wiped ones (wiped
+ * arrays themselves are erased, as IPA does); metadata erasure skips all of them. An invalid
+ * skip list is reported by the erase step itself.
+ */
+async function raidExclusions(
+  runner: ManagerContext["runner"],
+  node: Node,
+  onlyBlockDevices: readonly string[],
+): Promise<{ disks: string[]; metadata: string[] }> {
+  const found = await raidErasureExclusions(runner, {
+    onlyBlockDevices,
+    protectedNames: volumeNamesOrNone(node),
+  });
+  return {
+    disks: [...found.kept, ...found.holders],
+    metadata: [...found.kept, ...found.wiped, ...found.holders, ...found.members],
+  };
 }
 
 export default function createGenericManager(ctx: ManagerContext): HardwareManager {
@@ -88,8 +111,9 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
       step: "erase_devices",
       interface: "deploy",
       clean: { priority: 10, abortable: true },
-      run(step) {
-        return eraseDevices({
+      async run(step) {
+        const exclusions = await raidExclusions(runner, step.node, config.onlyBlockDevices);
+        return await eraseDevices({
           runner,
           log: step.log,
           node: step.node,
@@ -98,6 +122,7 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           fence: config,
           signal: step.signal,
           progress: step.progress,
+          excludeDevices: exclusions.disks,
           eraseBlockDevice: (node, device, eraseCtx) =>
             managers.dispatch("eraseBlockDevice", node, device, eraseCtx),
         });
@@ -107,8 +132,9 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
       step: "erase_devices_express",
       interface: "deploy",
       clean: { priority: 0, abortable: true },
-      run(step) {
-        return eraseDevicesExpress({
+      async run(step) {
+        const exclusions = await raidExclusions(runner, step.node, config.onlyBlockDevices);
+        return await eraseDevicesExpress({
           runner,
           log: step.log,
           node: step.node,
@@ -116,6 +142,7 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           guardSpecialFilesystems: config.guardSpecialFilesystems,
           fence: config,
           signal: step.signal,
+          excludeDevices: exclusions.metadata,
         });
       },
     },
@@ -229,6 +256,7 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
         return { result: `prepare_image: ${message}` };
       },
     },
+    injectFilesStep({ runner, config, managers }),
     ...burninSteps({ runner, fence: config, managers }),
   ];
 
@@ -238,6 +266,8 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
     version: "1.2",
     evaluateSupport: () => Promise.resolve(SupportLevel.GENERIC),
     async initialize() {
+      // As IPA: arrays are started before disks are listed (spec 12 §4, §7).
+      await assembleArrays(runner, { log, fence: config });
       await managers.dispatch("waitForDisks", null);
     },
     steps,
@@ -267,12 +297,8 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           onlyBlockDevices: config.onlyBlockDevices,
           guardSpecialFilesystems: config.guardSpecialFilesystems,
           fence: config,
-          // RAID volumes the skip list keeps by name (spec 12 §5); an invalid skip list is
-          // reported by eraseDevicesMetadata itself.
-          excludeDevices: await protectedRaidDevices(runner, {
-            onlyBlockDevices: config.onlyBlockDevices,
-            protectedNames: volumeNamesOrNone(node),
-          }),
+          // RAID volumes the skip list keeps by name, with their disks (spec 12 §5).
+          excludeDevices: (await raidExclusions(runner, node, config.onlyBlockDevices)).metadata,
         }),
       eraseBlockDevice: (node, device, eraseCtx) =>
         eraseBlockDevice(runner, node, device, eraseCtx),

@@ -35,6 +35,7 @@ import { type AgentTls, chooseTls, staticTls } from "./tls/agent_tls.ts";
 import { AGENT_VERSION } from "./version.ts";
 import { manageUefi } from "./uefi/boot_entries.ts";
 import { installGrub } from "./uefi/grub_install.ts";
+import { isMdDevice, prepareRaidGrub, setupRaidUefi } from "./raid/boot.ts";
 import { assertMayWrite } from "./system/fence.ts";
 
 export interface AgentOptions {
@@ -161,6 +162,7 @@ export class Agent {
       await sleep(config.hardwareInitializationDelay * 1000, this.#signal);
     }
 
+    const raidBootDeps = { runner: this.#runner, fence: config };
     const registry = new CommandRegistry([
       ...stepCommands("clean", { managers: this.#managers, nodes: this }),
       ...stepCommands("deploy", { managers: this.#managers, nodes: this }),
@@ -176,11 +178,48 @@ export class Agent {
             await this.#managers.dispatch("getOsInstallDevice", this.#node),
             { log, protectHost: config.protectHost, efiSystemPartUuid },
           ),
+        softwareRaidUefi: async ({ efiSystemPartUuid, log }) => {
+          const device = await this.#managers.dispatch("getOsInstallDevice", this.#node)
+            .catch(() => null);
+          if (device === null || !isMdDevice(device)) return null;
+          const result = await setupRaidUefi({
+            ...raidBootDeps,
+            device,
+            log,
+            efiSystemPartUuid,
+            bootedUefi: await pathExists(this.#runner, "/sys/firmware/efi"),
+          });
+          return result !== null;
+        },
         installGrub: async (options) => {
           const device = await this.#managers.dispatch("getOsInstallDevice", this.#node);
           // grub-install writes the disk's boot sector: --protect-host fences it like an image.
           assertMayWrite(config, device, "install GRUB on");
-          await installGrub(this.#runner, { ...options, device });
+          // Boot entries for the image's own EFI assets need a ramdisk booted UEFI (NVRAM).
+          const uefi = await pathExists(this.#runner, "/sys/firmware/efi");
+          await installGrub(this.#runner, {
+            ...options,
+            device,
+            // Software RAID root (spec 12 §7): restarted, GRUB on every holder / the RAIDed ESP.
+            ...(isMdDevice(device)
+              ? await prepareRaidGrub({
+                ...raidBootDeps,
+                device,
+                log: options.log,
+                efiSystemPartUuid: options.efiSystemPartUuid,
+                bootedUefi: await pathExists(this.#runner, "/sys/firmware/efi"),
+                bootMode: options.bootMode,
+              })
+              : {}),
+            manageUefi: uefi
+              ? async () =>
+                (await manageUefi(this.#runner, device, {
+                  log: options.log,
+                  protectHost: config.protectHost,
+                  efiSystemPartUuid: options.efiSystemPartUuid,
+                })) !== null
+              : null,
+          });
         },
       }),
       ...miscCommands({

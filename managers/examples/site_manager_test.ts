@@ -41,6 +41,8 @@ Deno.test("the example site manager loads by path, ranks first and wins what it 
     site_manager: "1.0",
     generic_hardware_manager: "1.2",
   });
+  // The generic manager's initialize() starts software RAID arrays (spec 12), as IPA does.
+  assert.deepEqual(commands.splice(0), ["mdadm --assemble --scan --verbose"]);
   await managers.dispatch("fullSync");
   assert.deepEqual(commands, ["sync"], "the generic fullSync (drop caches, flushbufs) did not run");
 });

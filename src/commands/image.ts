@@ -6,6 +6,8 @@
  * (`src/uefi/boot_entries.ts`, spec 08 §10.4). A whole-disk image whose root uuid is the disk
  * identifier `0x00000000` (or null) then needs nothing more. Otherwise, when
  * `enable_bios_bootloader_install` is on, the image's GRUB is installed (`src/uefi/grub_install.ts`).
+ * A software RAID install device with a UEFI target first gets its RAIDed ESP and per-member
+ * boot entries (`src/raid/boot.ts`, spec 12 §7), also when the ramdisk booted BIOS.
  */
 import { z } from "zod";
 import { AgentError, DeploymentError, InvalidImage } from "../api/errors.ts";
@@ -23,6 +25,14 @@ export interface ImageDeps {
   manageUefi(
     options: { efiSystemPartUuid: string | null; log: Logger },
   ): Promise<ManageUefiResult | null>;
+  /**
+   * Spec 12 §7 for a software RAID install device and a UEFI target: RAIDed ESP and boot entries
+   * (`src/raid/boot.ts`). Resolves to null when the install device is not an md array, else to
+   * whether UEFI boot is set up (false: the ESP holds no loader, GRUB must do it).
+   */
+  softwareRaidUefi?(
+    options: { efiSystemPartUuid: string | null; log: Logger },
+  ): Promise<boolean | null>;
   /** Spec 08 §10.5 on the install disk (`src/uefi/grub_install.ts`). */
   installGrub(options: {
     rootUuid: string;
@@ -52,7 +62,37 @@ export function imageCommands(deps: ImageDeps): CommandSpec[] {
           log.warn("ignoring boot loader failure", { error: err.message });
           return null;
         };
-        if (await deps.bootedUefi()) {
+        // A software RAID install device gets its own ESP handling (spec 12 §7), whatever the
+        // ramdisk booted: the partitions are for the instance, only NVRAM needs a UEFI ramdisk.
+        let onRaid = false;
+        const targetUefi = params.target_boot_mode
+          ? params.target_boot_mode === "uefi"
+          : await deps.bootedUefi();
+        if (deps.softwareRaidUefi && targetUefi) {
+          try {
+            const done = await deps.softwareRaidUefi({
+              efiSystemPartUuid: params.efi_system_part_uuid ?? null,
+              log: ctx.log,
+            });
+            onRaid = done !== null;
+            if (done) {
+              ctx.log.info("UEFI boot from software RAID set up");
+              return null;
+            }
+          } catch (err) {
+            onRaid = true;
+            fail(
+              err instanceof AgentError ? err : new DeploymentError(
+                `Setting up UEFI boot from software RAID failed: ${
+                  err instanceof Error ? err.message : err
+                }`,
+                { cause: err },
+              ),
+              ctx.log,
+            );
+          }
+        }
+        if (!onRaid && await deps.bootedUefi()) {
           if (params.target_boot_mode && params.target_boot_mode !== "uefi") {
             ctx.log.warn("target boot mode differs from the ramdisk's (uefi)", {
               target_boot_mode: params.target_boot_mode,

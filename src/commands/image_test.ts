@@ -60,3 +60,47 @@ Deno.test("install_bootloader needs no GRUB for a whole-disk image", async () =>
   assert.equal(await c.run({ root_uuid: "0x00000000" }), null);
   assert.equal(c.calls.length, 0);
 });
+
+Deno.test("install_bootloader sets up UEFI boot from software RAID before anything else", async (t) => {
+  const run = (raid: boolean | null, bootedUefi: boolean) => {
+    const seen: string[] = [];
+    const [spec] = imageCommands({
+      bootedUefi: () => Promise.resolve(bootedUefi),
+      ignoreBootloaderFailure: null,
+      enableBiosBootloaderInstall: () => true,
+      softwareRaidUefi: () => {
+        seen.push("raid");
+        return Promise.resolve(raid);
+      },
+      manageUefi: () => {
+        seen.push("manageUefi");
+        return Promise.resolve(null);
+      },
+      installGrub: () => {
+        seen.push("grub");
+        return Promise.resolve();
+      },
+    });
+    return { seen, run: (params: Record<string, unknown>) => spec!.run(params, ctx) };
+  };
+  await t.step("md device, loaders found: done, even on a BIOS-booted ramdisk", async () => {
+    const c = run(true, false);
+    assert.equal(await c.run({ root_uuid: ROOT, target_boot_mode: "uefi" }), null);
+    assert.deepEqual(c.seen, ["raid"]);
+  });
+  await t.step("md device, empty ESP: no per-disk manageUefi, GRUB next", async () => {
+    const c = run(false, true);
+    await c.run({ root_uuid: ROOT, target_boot_mode: "uefi" });
+    assert.deepEqual(c.seen, ["raid", "grub"]);
+  });
+  await t.step("not an md device: the usual path", async () => {
+    const c = run(null, true);
+    await c.run({ root_uuid: ROOT, target_boot_mode: "uefi" });
+    assert.deepEqual(c.seen, ["raid", "manageUefi", "grub"]);
+  });
+  await t.step("BIOS target: no RAID ESP", async () => {
+    const c = run(true, false);
+    await c.run({ root_uuid: ROOT, target_boot_mode: "bios" });
+    assert.deepEqual(c.seen, ["grub"]);
+  });
+});

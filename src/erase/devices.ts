@@ -1,6 +1,7 @@
 /**
  * The `erase_devices` clean step (spec 09 §2): every disk except skip-listed ones is erased by
- * the best manager's `eraseBlockDevice`, up to `disk_erasure_concurrency` at a time. Every
+ * the best manager's `eraseBlockDevice`, up to `disk_erasure_concurrency` at a time (software
+ * RAID volumes the skip list keeps by name, and their holder disks, are skipped too). Every
  * device passes the fence and the shared-filesystem guard before the first one is touched, so
  * one refusal leaves all disks as they were.
  */
@@ -35,6 +36,8 @@ export interface EraseDevicesOptions {
   fence?: FenceOptions;
   signal?: AbortSignal;
   progress?(report: Record<string, unknown>): void;
+  /** Devices left alone as a skip-listed one (RAID volumes and holders kept by spec 12). */
+  excludeDevices?: readonly string[];
   /** Erases one device: the dispatcher's `eraseBlockDevice` (best manager first). */
   eraseBlockDevice(
     node: Node,
@@ -65,6 +68,13 @@ async function selectDisks(options: EraseDevicesOptions): Promise<BlockDevice[]>
     });
   }
   const skipped = new Set(findSkippedDevices(disks, skipList, options.log).map((d) => d.name));
+  for (const name of options.excludeDevices ?? []) {
+    if (!disks.some((d) => d.name === name)) continue;
+    options.log.info("Skipping erasure of a device under a kept software RAID volume", {
+      device: name,
+    });
+    skipped.add(name);
+  }
   return disks.filter((d) => !skipped.has(d.name));
 }
 

@@ -24,6 +24,8 @@ export interface EraseDevicesExpressOptions {
   guardSpecialFilesystems: boolean;
   fence?: FenceOptions;
   signal?: AbortSignal;
+  /** Devices to keep with everything on them (RAID volumes kept by spec 12). */
+  excludeDevices?: readonly string[];
   busyWait?: BusyWait;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -46,6 +48,7 @@ export async function eraseDevicesExpress(
     log,
     node,
     onlyBlockDevices: options.onlyBlockDevices,
+    excludeDevices: options.excludeDevices,
   });
   // Every refusal happens before any device is touched.
   if (options.fence) {

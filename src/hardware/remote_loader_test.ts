@@ -66,6 +66,8 @@ Deno.test("loadManagers() imports a pinned manager over HTTP; it ranks first and
       managers.ranked.map((r) => [r.manager.className, r.support]),
       [["SiteManager", 3], ["GenericHardwareManager", 1]],
     );
+    // The generic manager's initialize() starts software RAID arrays (spec 12).
+    assert.deepEqual(commands.splice(0), ["mdadm --assemble --scan --verbose"]);
     await managers.dispatch("fullSync");
     // The site manager's fullSync runs `sync` only; the generic one would flush every disk.
     assert.deepEqual(commands, ["sync"]);

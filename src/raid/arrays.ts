@@ -57,3 +57,36 @@ export async function protectedRaidDevices(
   const arrays = await classifiedArrays(runner, options);
   return arrays.filter((a) => a.action !== "delete").map((a) => a.device);
 }
+
+/** What erasure must leave alone because of software RAID the skip list keeps (spec 12 §5). */
+export interface RaidErasureExclusions {
+  /** Arrays kept whole (`keep`). */
+  kept: string[];
+  /** Arrays whose data goes but which stay (`wipe`): disk erasure wipes them, metadata
+   * erasure leaves them. */
+  wiped: string[];
+  /** Holder disks and member partitions of kept and wiped arrays. */
+  holders: string[];
+  members: string[];
+}
+
+/**
+ * The md devices, holder disks and member partitions erasure skips: IPA drops kept arrays
+ * from `erase_devices` and kept and wiped ones from metadata erasure; the holder disks and
+ * partitions under them are skipped too, since erasing one would break the array. Empty
+ * without protected volume names.
+ */
+export async function raidErasureExclusions(
+  runner: Runner,
+  options: { onlyBlockDevices: readonly string[]; protectedNames: readonly string[] },
+): Promise<RaidErasureExclusions> {
+  const none = { kept: [], wiped: [], holders: [], members: [] };
+  if (options.protectedNames.length === 0) return none;
+  const arrays = (await classifiedArrays(runner, options)).filter((a) => a.action !== "delete");
+  return {
+    kept: arrays.filter((a) => a.action === "keep").map((a) => a.device),
+    wiped: arrays.filter((a) => a.action === "wipe").map((a) => a.device),
+    holders: [...new Set(arrays.flatMap((a) => a.holders))],
+    members: [...new Set(arrays.flatMap((a) => a.detail.components))],
+  };
+}

@@ -69,7 +69,7 @@ export async function diskPartitions(runner: Runner, disk: string): Promise<stri
 }
 
 /** The lowest `/dev/md<N>` the kernel does not know yet. */
-async function nextFreeMd(runner: Runner): Promise<string> {
+export async function nextFreeMd(runner: Runner): Promise<string> {
   const used = new Set(await listDirectory(runner, "/sys/block"));
   for (let i = 0; i < 128; i++) if (!used.has(`md${i}`)) return `/dev/md${i}`;
   throw new SoftwareRAIDError("Cannot create a RAID array: /dev/md0 to /dev/md127 are all in use");

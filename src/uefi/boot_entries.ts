@@ -123,7 +123,7 @@ async function espPartition(
 }
 
 /** Loaders in the ESP: the CSV-declared ones if any CSV exists, else every known `.efi`. */
-async function findLoaders(runner: Runner, esp: string, log: Logger): Promise<Loader[]> {
+export async function findLoaders(runner: Runner, esp: string, log: Logger): Promise<Loader[]> {
   const listing = await runner.run("mdir", ["-/", "-b", "-i", esp, "::/"], {
     timeoutMs: TOOL_TIMEOUT_MS,
     env: MTOOLS_ENV,

@@ -159,3 +159,59 @@ Deno.test("espFstabLine() uses PARTUUID for a GPT partition UUID", () => {
   assert.equal(espFstabLine(ESP_UUID), `UUID=${ESP_UUID}\t/boot/efi\tvfat\tumask=0077\t0\t1`);
   assert.match(espFstabLine(ROOT_UUID), /^PARTUUID=9f1c5c1e/);
 });
+
+/** A temporary directory standing in for the mounted root, holding the image's EFI assets. */
+async function rootWithEfiAssets(): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "agent-grub-test-" });
+  await Deno.mkdir(`${root}/boot/efi/EFI/debian`, { recursive: true });
+  await Deno.writeTextFile(`${root}/boot/efi/EFI/debian/grubx64.efi`, "loader");
+  return root;
+}
+
+Deno.test("installGrub() for UEFI copies the image's EFI assets instead of grub-install", async (t) => {
+  const root = await rootWithEfiAssets();
+  const uefi = (manageUefi: (() => Promise<boolean>) | null) =>
+    options({
+      bootMode: "uefi",
+      efiSystemPartUuid: ESP_UUID,
+      makeTempDir: () => Promise.resolve(root),
+      exists: (p) => Promise.resolve(p === `${root}/usr/sbin/grub-mkconfig`),
+      manageUefi,
+    }).value;
+  try {
+    await t.step("a ramdisk booted BIOS copies and stops there", async () => {
+      const runner = fakeRunner();
+      await installGrub(runner, uefi(null));
+      const lines = sequence(runner.calls);
+      assert.deepEqual(lines.slice(5, 7), [
+        `chroot ${root} /bin/sh -c grub-mkconfig -o /boot/grub/grub.cfg`,
+        `mcopy -D o -i /dev/loop7p1 -s ${root}/boot/efi/EFI ::/`,
+      ]);
+      assert.ok(lines[7]?.includes(espFstabLine(ESP_UUID)), lines[7]);
+      assert.deepEqual(lines.slice(8), [`umount -R ${root}`]);
+    });
+    await t.step("boot entries set up: done", async () => {
+      const runner = fakeRunner();
+      let called = 0;
+      await installGrub(runner, uefi(() => Promise.resolve(++called > 0)));
+      assert.equal(called, 1);
+      assert.ok(!sequence(runner.calls).some((l) => l.includes("grub-install")));
+    });
+    for (
+      const [name, manage] of [
+        ["no loader found", () => Promise.resolve(false)],
+        ["efibootmgr fails", () => Promise.reject(new Error("EFI variables are not supported"))],
+      ] as const
+    ) {
+      await t.step(`${name}: falls back to grub-install`, async () => {
+        const runner = fakeRunner();
+        await installGrub(runner, uefi(manage));
+        const lines = sequence(runner.calls);
+        assert.ok(lines.includes(`chroot ${root} /bin/sh -c grub-install --removable`));
+        assert.equal(lines.filter((l) => l.includes("/etc/fstab")).length, 1);
+      });
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -21,9 +21,11 @@
 import assert from "node:assert/strict";
 import { type MdDetail, parseMdadmDetail } from "../../src/raid/mdadm.ts";
 import { printDiagnostics, printTails, sleep } from "../harness/process_util.ts";
+import { startImageServer } from "../harness/image_server.ts";
 import {
   createDiskFiles,
   ensureRamdisk,
+  HOST_FROM_GUEST,
   qemuInstalled,
   startVm,
   type VmProcess,
@@ -310,6 +312,244 @@ Deno.test({
     } finally {
       if (!ok) await printTails([{ label: "VM serial console", path: serialLog }], 200);
       await vm.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Polls the guest agent's status until it answers (bounded by BOOT_BOUND_MS). */
+async function waitForAgent(vm: VmProcess): Promise<void> {
+  const bootBy = vm.startedAt + BOOT_BOUND_MS;
+  while (!vm.exited && Date.now() < bootBy) {
+    try {
+      const res = await fetch(`${vm.url}/v1/status`, { signal: AbortSignal.timeout(3000) });
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {
+      // slirp accepts before the guest listens; retry.
+    }
+    await sleep(2000);
+  }
+  assert.fail(`the agent did not answer within ${BOOT_BOUND_MS} ms (${vm.accel})`);
+}
+
+const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: "1" };
+const IMAGE_ESP_UUID = "CAFE-1234";
+const IMAGE_ESP_LABEL = "IMG-ESP";
+
+/**
+ * A 48 MiB GPT whole-disk image: partition 1 a 32 MiB FAT ESP (flag esp, volume id CAFE-1234,
+ * label IMG-ESP) holding EFI/BOOT/BOOTX64.EFI, partition 2 an empty "root".
+ */
+async function buildEspImage(dir: string): Promise<string> {
+  const path = `${dir}/esp-image.img`;
+  using file = await Deno.open(path, { create: true, write: true, truncate: true });
+  await file.truncate(48 * 1024 ** 2);
+  await tool("parted", [
+    "-s",
+    path,
+    ...["mklabel", "gpt", "mkpart", "esp", "fat32", "1MiB", "33MiB", "set", "1", "esp", "on"],
+    ...["mkpart", "root", "ext4", "33MiB", "47MiB"],
+  ]);
+  const id = IMAGE_ESP_UUID.replace("-", "");
+  await tool("mkfs.fat", [
+    "-F",
+    "16",
+    "-n",
+    IMAGE_ESP_LABEL,
+    "-i",
+    id,
+    "--offset",
+    "2048",
+    path,
+    "32768",
+  ]);
+  const loader = `${dir}/BOOTX64.EFI`;
+  await Deno.writeTextFile(loader, "MZ not really a loader\n");
+  const env = { ...MTOOLS_ENV };
+  await toolEnv("mmd", ["-i", `${path}@@1M`, "::/EFI", "::/EFI/BOOT"], env);
+  await toolEnv("mcopy", ["-i", `${path}@@1M`, loader, "::/EFI/BOOT/BOOTX64.EFI"], env);
+  return path;
+}
+
+async function toolEnv(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}: ${text.decode(out.stderr)}`);
+  }
+  return text.decode(out.stdout);
+}
+
+/**
+ * Host-side check of one holder disk file after power-off: partition `uefi-holder-<i>` exists
+ * (sgdisk), is an md member of the RAID 1 "esp" with metadata 1.0 (mdadm --examine on a
+ * read-only loop device over the partition) and, read as plain FAT from its start (what firmware sees), carries
+ * the image's ESP: same volume id and label, the loader file (blkid, mdir).
+ */
+async function assertHolderEsp(file: string, index: number): Promise<void> {
+  const [, table] = await tool("sgdisk", ["-p", file]);
+  const row = table.split("\n").find((l) => l.trim().endsWith(`uefi-holder-${index}`));
+  assert.ok(row, `${file}: no uefi-holder-${index} partition:\n${table}`);
+  const [, start, end] = row.trim().split(/\s+/).map(Number);
+  assert.match(row, /\sEF00\s/, `${file}: uefi-holder-${index} is not type EF00`);
+  const offset = start! * 512;
+  const [, fields] = await tool("blkid", ["-p", "-o", "export", "-O", String(offset), file]);
+  assert.match(fields, new RegExp(`^UUID=${IMAGE_ESP_UUID}$`, "m"), `${file}: ${fields}`);
+  assert.match(fields, new RegExp(`^LABEL=${IMAGE_ESP_LABEL}$`, "m"), `${file}: ${fields}`);
+  const listing = await toolEnv(
+    "mdir",
+    ["-/", "-b", "-i", `${file}@@${offset}`, "::/"],
+    MTOOLS_ENV,
+  );
+  assert.match(listing, /^::\/EFI\/BOOT\/BOOTX64\.EFI$/m, `${file}: ESP files:\n${listing}`);
+  // The partition alone (metadata 1.0 sits at its end): a loop device over its exact extent.
+  const [, dev] = await tool("losetup", [
+    "--read-only",
+    "--offset",
+    String(offset),
+    "--sizelimit",
+    String((end! - start! + 1) * 512),
+    "--find",
+    "--show",
+    file,
+  ]);
+  const loop = dev.trim();
+  try {
+    const [, examine] = await tool("mdadm", ["--examine", loop]);
+    assert.match(examine, /^\s*Version : 1\.0$/m, `${file}: ${examine}`);
+    assert.match(examine, /^\s*Raid Level : raid1$/m, `${file}: ${examine}`);
+    assert.match(examine, /^\s*Name : \S*:?esp\b/m, `${file}: ${examine}`);
+  } finally {
+    await tool("losetup", ["--detach", loop]);
+  }
+}
+
+Deno.test({
+  name: "image.install_bootloader on a RAID 1 root builds the RAIDed ESP on every holder (VM)",
+  ignore: !(await qemuInstalled()),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ramdisk = await ensureRamdisk();
+    const dir = await Deno.makeTempDir({ prefix: "ipa-raid-esp-vm-" });
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    const serialLog = `${ARTIFACTS}/raid_esp_vm_serial.log`;
+    await Deno.writeTextFile(serialLog, "");
+    const disks = await createDiskFiles(dir, 2, 2);
+    const image = await buildEspImage(dir);
+    const imageBytes = await Deno.readFile(image);
+    const digest = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", imageBytes)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    await using server = startImageServer({ "/esp-image.img": { body: { path: image } } });
+    const port = new URL(server.origin).port;
+    const token = crypto.randomUUID().replaceAll("-", "");
+    const vm = await startVm({
+      ...ramdisk,
+      disks,
+      serialLog,
+      params: {
+        "ipa-standalone": "1",
+        "ipa-debug": "1",
+        "ipa-agent-token": token,
+        "ipa-disk-wait-attempts": "1",
+      },
+    });
+    let ok = false;
+    let second: VmProcess | null = null;
+    try {
+      await waitForAgent(vm);
+      const agent = new AgentClient(vm, token);
+      // A UEFI node: create_configuration leaves 551 MiB in front of the RAID partitions.
+      const node = {
+        uuid: "raid-esp-vm-node",
+        properties: { capabilities: "boot_mode:uefi" },
+        target_raid_config: software([
+          { size_gb: "MAX", raid_level: "1", volume_name: "root", is_root_volume: true },
+        ]),
+      };
+      await agent.run("clean.execute_clean_step", {
+        step: { interface: "raid", step: "create_configuration", priority: 0, args: {} },
+        node,
+        ports: [],
+      });
+      const written = await agent.run("standby.prepare_image", {
+        image_info: {
+          id: "esp-image.img",
+          urls: [`http://${HOST_FROM_GUEST}:${port}/esp-image.img`],
+          disk_format: "raw",
+          container_format: "bare",
+          stream_raw_images: true,
+          os_hash_algo: "sha256",
+          os_hash_value: digest,
+        },
+      });
+      assert.match(String(written.result), /written to device \/dev\/md0/);
+      // The guest booted BIOS: the ESP is built for the instance, NVRAM entries are only logged.
+      const params = {
+        root_uuid: null,
+        efi_system_part_uuid: IMAGE_ESP_UUID,
+        target_boot_mode: "uefi",
+      };
+      await agent.run("image.install_bootloader", params);
+      // A second call reuses the RAIDed ESP (no third partition, no second array).
+      await agent.run("image.install_bootloader", params);
+      const state = await agent.state(dir);
+      const byName = new Map(
+        [...state.details.values()].map(({ detail }) => [detail.name, detail]),
+      );
+      assert.deepEqual([...byName.keys()].sort(), ["esp", "root"], state.mdstat);
+      assert.equal(byName.get("esp")!.level, "raid1");
+      assert.deepEqual(byName.get("esp")!.components, ["/dev/vda2", "/dev/vdb2"]);
+      const serial = await Deno.readTextFile(serialLog);
+      for (const i of [0, 1]) assert.match(serial, new RegExp(`\\(RAID, part${i}\\)`));
+
+      await fetch(`${vm.url}/v1/commands/?wait=true`, {
+        method: "POST",
+        headers: { "X-Agent-Token": token, "Content-Type": "application/json" },
+        body: JSON.stringify({ name: "standby.power_off", params: {} }),
+        signal: AbortSignal.timeout(60_000),
+      }).then((res) => res.body?.cancel(), () => {});
+      const offBy = Date.now() + POWEROFF_BOUND_MS;
+      while (!vm.exited && Date.now() < offBy) await sleep(500);
+      assert.ok(vm.exited, `the VM did not power off within ${POWEROFF_BOUND_MS} ms`);
+      for (const [i, disk] of disks.entries()) await assertHolderEsp(disk, i);
+
+      // Second boot on the same disks: the arrays are assembled at start-up (the generic
+      // manager's initialize(), or udev's incremental assembly before it).
+      await Deno.writeTextFile(serialLog, "");
+      second = await startVm({
+        ...ramdisk,
+        disks,
+        serialLog,
+        params: {
+          "ipa-standalone": "1",
+          "ipa-debug": "1",
+          "ipa-agent-token": token,
+          "ipa-disk-wait-attempts": "1",
+        },
+      });
+      await waitForAgent(second);
+      const rebooted = await new AgentClient(second, token).state(dir);
+      const names = [...rebooted.details.values()].map(({ detail }) => detail.name).sort();
+      assert.deepEqual(names, ["esp", "root"], `after reboot; mdstat:\n${rebooted.mdstat}`);
+      const assembly =
+        /(Software RAID arrays assembled|No new software RAID devices assembled) during start-up/
+          .exec(await Deno.readTextFile(serialLog));
+      assert.ok(assembly, "the agent ran mdadm --assemble --scan at start-up");
+      printDiagnostics(`raid ESP VM: second boot: ${assembly[0]}`);
+      ok = true;
+    } finally {
+      if (!ok) await printTails([{ label: "VM serial console", path: serialLog }], 200);
+      await vm.stop();
+      await second?.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },
