@@ -4,14 +4,15 @@
  * (`--cached-only`), without prompts and with exactly the grants of deno.json's `agent`
  * permission set.
  *
- *   deno run -A imagebuild/bundle.ts --out DIR [--deno /path/to/deno]
+ *   deno run -A imagebuild/bundle.ts --out DIR [--deno /path/to/deno] [--tools-root ROOT]
  *
- * DIR receives `agent.js`, `hash_worker.ts` (the image-hash worker, which digesting_writer.ts
- * loads from next to itself), the launcher `ipa-agent`, and for hardware managers
+ * DIR receives `agent.js`, the launcher `ipa-agent`, and for hardware managers
  * `launch_flags.js` (their import grant, see launch_flags.ts), `zod.js` and `import_map.json`
- * (bare `zod` for managers, offline); with `--deno`, also `deno`.
+ * (bare `zod` for managers, offline); with `--deno`, also `deno`. With `--tools-root` (the image's
+ * root filesystem), the launcher grants only the listed tools that the image holds, and the
+ * others are named on stderr: Deno prints "Failed to resolve" at every start for a missing one.
  */
-import { grantFlags, readPermissionSet, resolveUnder } from "./grants.ts";
+import { grantFlags, narrowRunGrant, readPermissionSet, resolveUnder, toolIn } from "./grants.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
@@ -104,18 +105,34 @@ async function denoBundle(entry: string, output: string, minify = false): Promis
   }
 }
 
-/** Builds the bundle and launcher into `outDir`; returns the launcher path. */
-export async function buildBundle(outDir: string, denoBinary?: string): Promise<string> {
+/**
+ * Builds the bundle and launcher into `outDir`; returns the launcher path. With `toolsRoot`, the
+ * run grants (the agent's and launch_flags.js's) hold only the tools found in that root's PATH
+ * directories (`onDropped` gets the others; `deno` itself, in the app dir, is one of them).
+ */
+export async function buildBundle(
+  outDir: string,
+  denoBinary?: string,
+  toolsRoot?: string,
+  onDropped: (tools: string[]) => void = () => {},
+): Promise<string> {
   await Deno.mkdir(outDir, { recursive: true });
-  const set = await readPermissionSet(`${ROOT}deno.json`, "agent");
+  let set = await readPermissionSet(`${ROOT}deno.json`, "agent");
+  let launcherSet = await readPermissionSet(`${ROOT}deno.json`, "launcher");
+  if (toolsRoot !== undefined) {
+    const present = toolIn(toolsRoot);
+    const narrowed = narrowRunGrant(set, present);
+    const launcherNarrowed = narrowRunGrant(launcherSet, present);
+    set = narrowed.set;
+    launcherSet = launcherNarrowed.set;
+    onDropped([...new Set([...narrowed.dropped, ...launcherNarrowed.dropped])]);
+  }
   const flags = grantFlags(set, resolveUnder("$here"));
-  const launcherSet = await readPermissionSet(`${ROOT}deno.json`, "launcher");
   const launcherFlags = grantFlags(launcherSet, resolveUnder("$here"));
   // Write under temporary names and rename, so a failed build never leaves a half set.
   const tmp = await Deno.makeTempDir({ dir: outDir, prefix: ".bundle-" });
   try {
     await denoBundle("main.ts", `${tmp}/agent.js`);
-    await denoBundle("src/image/hash_worker.ts", `${tmp}/hash_worker.ts`);
     await denoBundle("imagebuild/launch_flags.ts", `${tmp}/launch_flags.js`);
     // Managers import bare `zod`: the import map resolves it to this copy, offline.
     await denoBundle("imagebuild/zod_module.ts", `${tmp}/zod.js`, true);
@@ -129,7 +146,6 @@ export async function buildBundle(outDir: string, denoBinary?: string): Promise<
     if (denoBinary) await Deno.copyFile(denoBinary, `${tmp}/deno`);
     const names = [
       "agent.js",
-      "hash_worker.ts",
       "launch_flags.js",
       "zod.js",
       "import_map.json",
@@ -145,26 +161,35 @@ export async function buildBundle(outDir: string, denoBinary?: string): Promise<
   return `${outDir}/ipa-agent`;
 }
 
-function parseArgs(argv: string[]): { out: string; deno?: string } {
+const USAGE = "usage: bundle.ts --out DIR [--deno PATH] [--tools-root DIR]";
+
+function parseArgs(argv: string[]): { out: string; deno?: string; toolsRoot?: string } {
   let out: string | undefined;
   let deno: string | undefined;
+  let toolsRoot: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
-    if ((argv[i] === "--out" || argv[i] === "--deno") && value === undefined) {
+    if (["--out", "--deno", "--tools-root"].includes(argv[i]!) && value === undefined) {
       throw new Error(`Option ${argv[i]} needs a value`);
     }
     if (argv[i] === "--out") out = argv[++i];
     else if (argv[i] === "--deno") deno = argv[++i];
-    else throw new Error(`Unknown argument "${argv[i]}"; usage: bundle.ts --out DIR [--deno PATH]`);
+    else if (argv[i] === "--tools-root") toolsRoot = argv[++i];
+    else throw new Error(`Unknown argument "${argv[i]}"; ${USAGE}`);
   }
-  if (!out) throw new Error("Missing --out DIR; usage: bundle.ts --out DIR [--deno PATH]");
-  return { out, deno };
+  if (!out) throw new Error(`Missing --out DIR; ${USAGE}`);
+  return { out, deno, toolsRoot };
 }
 
 if (import.meta.main) {
   try {
-    const { out, deno } = parseArgs(Deno.args);
-    const launcher = await buildBundle(out, deno);
+    const { out, deno, toolsRoot } = parseArgs(Deno.args);
+    const launcher = await buildBundle(out, deno, toolsRoot, (dropped) => {
+      const text = dropped.length === 0
+        ? `bundle.ts: the image holds every tool of the run grant\n`
+        : `bundle.ts: not granting tools absent from the image: ${dropped.join(" ")}\n`;
+      Deno.stderr.writeSync(new TextEncoder().encode(text));
+    });
     Deno.stdout.writeSync(new TextEncoder().encode(`${launcher}\n`));
   } catch (err) {
     Deno.stderr.writeSync(new TextEncoder().encode(`bundle.ts: ${(err as Error).message}\n`));

@@ -2,7 +2,8 @@
  * The grants hold in the form the ramdisk carries: the bundle run by the generated launcher (as
  * in /opt/ipa of the image, with `deno` next to it). A hardware manager loaded by the real agent
  * runs one tool the `agent` permission set lists (`cat`) and one it does not (`sh`), and
- * records what happened; the listed one must run and the other must be refused by Deno.
+ * records what happened; the listed one must run and the other must be refused by Deno. The run
+ * grant is narrowed to the tools of a root filesystem (here the host's), as in the image.
  */
 import assert from "node:assert/strict";
 import { buildBundle, launcherScript } from "./bundle.ts";
@@ -39,7 +40,10 @@ Deno.test("launcherScript refuses a grant value that would need shell quoting", 
 Deno.test("bundled agent under the launcher runs a listed tool and is refused an unlisted one", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ipa-bundle-" });
   try {
-    const launcher = await buildBundle(dir);
+    // As build-ramdisk does with the image's root: only the listed tools this root holds.
+    let dropped: string[] | null = null;
+    const launcher = await buildBundle(dir, undefined, "/", (tools) => dropped = tools);
+    assert.ok(dropped !== null && !(dropped as string[]).includes("cat"), `dropped: ${dropped}`);
     await Deno.symlink(Deno.execPath(), `${dir}/deno`);
     await Deno.writeTextFile(`${dir}/probe_manager.js`, PROBE_MANAGER);
     // As IPA_RAMDISK_MANAGERS bakes it into /opt/ipa/managers: bare `zod` via the import map.
@@ -114,6 +118,8 @@ Deno.test("bundled agent under the launcher runs a listed tool and is refused an
     assert.equal(probe.sh.ran, false, "sh is not listed and must be refused");
     assert.match(probe.sh.error, /NotCapable|Requires run access/);
     assert.deepEqual(cleanSteps.SiteManager?.map((s) => s.step), ["record_asset_tag"]);
+    // Every granted tool exists, so Deno has nothing to complain about at start-up.
+    assert.ok(!/Failed to resolve/.test(log), `Deno could not resolve a granted tool:\n${log}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,7 +11,7 @@
  *
  * `--app-dir` (default /opt/ipa) is where relative read/write grants ("./") point, as in the image.
  */
-import { grantFlags, readPermissionSet, resolveUnder } from "./grants.ts";
+import { grantFlags, narrowRunGrant, readPermissionSet, resolveUnder, toolIn } from "./grants.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const DENORT_URL_HINT =
@@ -42,14 +42,16 @@ export function compileArgs(flags: readonly string[], output: string): string[] 
 async function main(argv: string[]): Promise<number> {
   let output = `${ROOT}imagebuild/out/ipa-agent`;
   let appDir = "/opt/ipa";
+  let toolsRoot: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     if (argv[i] === "--output" && value) [output, i] = [value, i + 1];
     else if (argv[i] === "--app-dir" && value?.startsWith("/")) [appDir, i] = [value, i + 1];
+    else if (argv[i] === "--tools-root" && value) [toolsRoot, i] = [value, i + 1];
     else {
       throw new Error(
         `Unknown or incomplete argument "${argv[i]}"; usage: compile.ts [--output PATH] ` +
-          `[--app-dir /ABSOLUTE/DIR]`,
+          `[--app-dir /ABSOLUTE/DIR] [--tools-root DIR]`,
       );
     }
   }
@@ -58,7 +60,19 @@ async function main(argv: string[]): Promise<number> {
     const problem = await denortProblem(denort, Deno.execPath());
     if (problem) throw new Error(`Cannot compile the agent: ${problem}`);
   }
-  const set = await readPermissionSet(`${ROOT}deno.json`, "agent");
+  let set = await readPermissionSet(`${ROOT}deno.json`, "agent");
+  if (toolsRoot !== undefined) {
+    // Only the tools the image holds: Deno prints "Failed to resolve" for each missing one.
+    const narrowed = narrowRunGrant(set, toolIn(toolsRoot));
+    set = narrowed.set;
+    if (narrowed.dropped.length > 0) {
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(
+          `compile.ts: not granting tools absent from the image: ${narrowed.dropped.join(" ")}\n`,
+        ),
+      );
+    }
+  }
   const args = compileArgs(grantFlags(set, resolveUnder(appDir)), output);
   await Deno.mkdir(output.replace(/\/[^/]*$/, "") || "/", { recursive: true });
   const out = await new Deno.Command(Deno.execPath(), {

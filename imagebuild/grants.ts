@@ -94,3 +94,44 @@ export function resolveUnder(dir: string): (relative: string) => string {
     return rest === "" ? dir : `${dir.replace(/\/$/, "")}/${rest}`;
   };
 }
+
+/**
+ * `set` with its run grant narrowed to the tools `present` accepts, and the tools it dropped.
+ * The image's launcher grants only the tools the image holds: Deno resolves every `--allow-run`
+ * name at start-up and prints "Failed to resolve" on the console for each one it cannot find.
+ */
+export function narrowRunGrant(
+  set: PermissionSet,
+  present: (tool: string) => boolean,
+): { set: PermissionSet; dropped: string[] } {
+  const raw = set.run;
+  const split = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? raw : null;
+  const allow = checkGrant("run", split ? split.allow : raw);
+  if (!Array.isArray(allow)) return { set, dropped: [] };
+  const kept = allow.filter(present);
+  const dropped = allow.filter((tool) => !kept.includes(tool));
+  return { set: { ...set, run: split ? { ...split, allow: kept } : kept }, dropped };
+}
+
+/** The directories of a root filesystem that the image's PATH holds (merged /usr first). */
+const PATH_DIRS = ["usr/sbin", "usr/bin", "sbin", "bin"];
+
+/**
+ * Whether a tool name (or absolute path) exists in root filesystem `root`: as a file or a
+ * symlink (busybox applets link to an absolute /usr/bin/busybox, not resolvable outside it).
+ */
+export function toolIn(root: string): (tool: string) => boolean {
+  const base = root.replace(/\/$/, "");
+  const exists = (path: string) => {
+    try {
+      Deno.lstatSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return (tool) =>
+    tool.startsWith("/")
+      ? exists(`${base}${tool}`)
+      : PATH_DIRS.some((dir) => exists(`${base}/${dir}/${tool}`));
+}

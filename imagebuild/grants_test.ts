@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { grantFlags, type PermissionSet, readPermissionSet, resolveUnder } from "./grants.ts";
+import {
+  grantFlags,
+  narrowRunGrant,
+  type PermissionSet,
+  readPermissionSet,
+  resolveUnder,
+  toolIn,
+} from "./grants.ts";
 import { compileArgs, denortProblem } from "./compile.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -59,4 +66,38 @@ Deno.test("denortProblem refuses the deno CLI and a missing file, by name", asyn
     (await denortProblem("/nonexistent/denort", Deno.execPath())) ?? "",
     /DENORT_BIN="\/nonexistent\/denort" cannot be read/,
   );
+});
+
+Deno.test("narrowRunGrant keeps only the tools present and names the dropped ones", () => {
+  const present = (tool: string) => tool !== "fio" && tool !== "/usr/bin/absent";
+  assert.deepEqual(narrowRunGrant({ net: true, run: ["cat", "fio", "grep"] }, present), {
+    set: { net: true, run: ["cat", "grep"] },
+    dropped: ["fio"],
+  });
+  assert.deepEqual(
+    narrowRunGrant({ run: { allow: ["/usr/bin/absent", "cat"], deny: ["sh"] } }, present),
+    { set: { run: { allow: ["cat"], deny: ["sh"] } }, dropped: ["/usr/bin/absent"] },
+  );
+  // Nothing to narrow: `true` grants, no run grant at all.
+  assert.deepEqual(narrowRunGrant({ run: true }, present).dropped, []);
+  assert.deepEqual(narrowRunGrant({ net: true }, present), { set: { net: true }, dropped: [] });
+});
+
+Deno.test("toolIn finds tools in a root's PATH directories, dangling symlinks included", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ipa-tools-" });
+  try {
+    await Deno.mkdir(`${root}/usr/sbin`, { recursive: true });
+    await Deno.mkdir(`${root}/usr/bin`, { recursive: true });
+    await Deno.writeTextFile(`${root}/usr/sbin/mdadm`, "");
+    // A busybox applet: an absolute link that only resolves inside the image.
+    await Deno.symlink("/usr/bin/busybox-not-on-this-host", `${root}/usr/bin/od`);
+    const present = toolIn(`${root}/`);
+    assert.ok(present("mdadm"));
+    assert.ok(present("od"));
+    assert.ok(present("/usr/sbin/mdadm"));
+    assert.ok(!present("fio"));
+    assert.ok(!present("/usr/bin/fio"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

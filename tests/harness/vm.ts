@@ -176,6 +176,10 @@ export async function startVm(options: VmOptions): Promise<VmProcess> {
     `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:${GUEST_AGENT_PORT}`,
     "-device",
     `virtio-net-pci,netdev=n0,mac=${VM_MAC}`,
+    // A hardware RNG, as servers have (RDRAND, TPM): without one, the emulated CPU leaves the
+    // kernel's CRNG uninitialised for seconds and getrandom() blocks Deno's start-up meanwhile.
+    "-device",
+    "virtio-rng-pci",
     ...options.disks.flatMap((d) => ["-drive", `file=${d},if=virtio,format=raw`]),
   ];
   await Deno.writeTextFile(
