@@ -32,6 +32,7 @@ import type { Runner } from "./system/run.ts";
 import { rescueCommands, rescuePaths } from "./commands/rescue.ts";
 import { pathExists } from "./system/sysfs.ts";
 import { type AgentTls, chooseTls, staticTls } from "./tls/agent_tls.ts";
+import { generateCertificateKeys } from "./tls/self_signed.ts";
 import { AGENT_VERSION } from "./version.ts";
 import { manageUefi } from "./uefi/boot_entries.ts";
 import { installGrub } from "./uefi/grub_install.ts";
@@ -268,6 +269,13 @@ export class Agent {
       log.warn(`rescue marker "${rescued}" exists: not serving; the rescue user owns the machine`);
       return;
     }
+    // An ECDSA key takes about a second on a slow (emulated) CPU: make it beside network set-up
+    // and lookup. chooseTls awaits it, so a failure surfaces there; the no-op catch only keeps an
+    // unused rejection (lookup never succeeded) from ending the process.
+    const autoTlsKeys = !this.#tls && config.enableAutoTls
+      ? generateCertificateKeys(config.tlsCertificateCurve)
+      : undefined;
+    autoTlsKeys?.catch(() => {});
     const macs = await this.#waitForNetwork();
     // Before lookup: inspection may be what tells Ironic which node this is (spec 06 §1).
     const inspectedUuid = await runStartupInspection({
@@ -307,6 +315,7 @@ export class Agent {
       advertiseHost,
       autoTlsSupported: () => client.supportsAutoTls(this.#signal),
       log,
+      keys: autoTlsKeys,
     });
     const callbackUrl = formatCallbackUrl({
       protocol: this.#tls.protocol,

@@ -93,6 +93,8 @@ export interface ChooseTlsOptions {
   log: Logger;
   /** Subject name; default `Deno.hostname()`. */
   commonName?: string;
+  /** A key pair generated ahead (`generateCertificateKeys(settings.tlsCertificateCurve)`). */
+  keys?: Promise<CryptoKeyPair>;
 }
 
 /** Chooses the mode and prepares its material; writes agent.crt/agent.key in the state dir. */
@@ -116,6 +118,7 @@ export async function chooseTls(options: ChooseTlsOptions): Promise<AgentTls> {
     commonName: options.commonName ?? Deno.hostname(),
     curve: settings.tlsCertificateCurve,
     clockSkewSeconds: settings.autoTlsAllowedClockSkew,
+    keys: options.keys,
   });
   await Deno.mkdir(settings.stateDir, { recursive: true });
   await Deno.writeTextFile(`${settings.stateDir}/agent.key`, cert.keyPem, { mode: 0o600 });

@@ -39,6 +39,8 @@ export interface SelfSignedOptions {
   validityDays?: number;
   /** The current time (tests). */
   now?: Date;
+  /** A key pair made earlier by `generateCertificateKeys(curve)` (same curve); default a fresh one. */
+  keys?: Promise<CryptoKeyPair>;
 }
 
 export interface SelfSignedCertificate {
@@ -128,22 +130,24 @@ function subjectAltName(host: string): Uint8Array {
   return sequence(oid(OID_SUBJECT_ALT_NAME), boolean(true), octetString(sequence(general)));
 }
 
-/** Generates a fresh key pair and the certificate for `options.host`. */
+/** Generates an exportable ECDSA key pair on `curve` for a certificate. */
+export async function generateCertificateKeys(curve: CertificateCurve): Promise<CryptoKeyPair> {
+  const namedCurve = NAMED_CURVES[curve];
+  if (!namedCurve) throw new RangeError(`Cannot generate a certificate: unknown curve "${curve}"`);
+  return await crypto.subtle.generateKey({ name: "ECDSA", namedCurve }, true, ["sign", "verify"]);
+}
+
+/** Generates the certificate for `options.host`, with a fresh key pair unless given one. */
 export async function generateSelfSignedCertificate(
   options: SelfSignedOptions,
 ): Promise<SelfSignedCertificate> {
   const curve = options.curve ?? "p384";
-  const namedCurve = NAMED_CURVES[curve];
-  if (!namedCurve) throw new RangeError(`Cannot generate a certificate: unknown curve "${curve}"`);
   if (!options.host) throw new RangeError("Cannot generate a certificate: the host is empty");
   const now = options.now ?? new Date();
   const notBefore = new Date(now.getTime() - (options.clockSkewSeconds ?? 3600) * 1000);
   const notAfter = new Date(now.getTime() + (options.validityDays ?? 90) * DAY_MS);
 
-  const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve }, true, [
-    "sign",
-    "verify",
-  ]);
+  const keys = await (options.keys ?? generateCertificateKeys(curve));
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
   const serial = crypto.getRandomValues(new Uint8Array(16));

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { generateSelfSignedCertificate, parseIpAddress } from "./self_signed.ts";
+import {
+  generateCertificateKeys,
+  generateSelfSignedCertificate,
+  parseIpAddress,
+} from "./self_signed.ts";
 
 const hasOpenssl = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
   .output().then((o) => o.success, () => false);
@@ -40,6 +44,20 @@ Deno.test("parseIpAddress() reads IPv4 and IPv6 literals and rejects names", asy
       assert.deepEqual(got ? [...got] : null, expected);
     });
   }
+});
+
+Deno.test("generateSelfSignedCertificate() uses a key pair generated ahead", async () => {
+  const keys = generateCertificateKeys("p256");
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", (await keys).privateKey));
+  const cert = await generateSelfSignedCertificate({
+    host: "192.0.2.7",
+    commonName: "x",
+    curve: "p256",
+    keys,
+  });
+  const body = cert.keyPem.replace(/-----[A-Z ]+-----|\n/g, "");
+  assert.deepEqual(Uint8Array.from(atob(body), (c) => c.charCodeAt(0)), pkcs8);
+  await assert.rejects(() => generateCertificateKeys("p999" as "p256"), /unknown curve "p999"/);
 });
 
 Deno.test({
