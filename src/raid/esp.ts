@@ -174,17 +174,7 @@ export async function relocateImageEsp(
   const dir = await (options.makeTempDir ?? (() => Deno.makeTempDir({ prefix: "agent-esp-" })))();
   try {
     if (entries.length > 0) {
-      await runner.run("mcopy", [
-        "-s",
-        "-p",
-        "-m",
-        "-n",
-        "-Q",
-        "-i",
-        imageEsp,
-        ...entries.map((e) => `::/${e}`),
-        `${dir}/`,
-      ], { timeoutMs: TOOL_TIMEOUT_MS, env: MTOOLS_ENV });
+      await mcopy(runner, imageEsp, entries.map((e) => `::/${e}`), `${dir}/`);
     }
     const mkfs = ["-n", fields.LABEL || "esp"];
     // The vfat volume id is 8 hex digits; blkid prints it as XXXX-XXXX.
@@ -199,17 +189,7 @@ export async function relocateImageEsp(
     });
     await runner.run("mkfs.vfat", [...mkfs, md], { timeoutMs: TOOL_TIMEOUT_MS });
     if (entries.length > 0) {
-      await runner.run("mcopy", [
-        "-s",
-        "-p",
-        "-m",
-        "-n",
-        "-Q",
-        "-i",
-        md,
-        ...entries.map((e) => `${dir}/${e}`),
-        "::/",
-      ], { timeoutMs: TOOL_TIMEOUT_MS, env: MTOOLS_ENV });
+      await mcopy(runner, md, entries.map((e) => `${dir}/${e}`), "::/");
     }
   } finally {
     await (options.removeDir ?? ((p) => Deno.remove(p, { recursive: true })))(dir).catch((err) =>
@@ -295,4 +275,12 @@ export async function raidBootEntries(
   }
   if (options.writeNvram) await runner.run("sync", [], { timeoutMs: TOOL_TIMEOUT_MS });
   return { loaders, entries };
+}
+
+/** Copies `sources` to `target` recursively, keeping times, with `image` as the FAT drive `::`. */
+async function mcopy(runner: Runner, image: string, sources: string[], target: string) {
+  await runner.run("mcopy", ["-s", "-p", "-m", "-n", "-Q", "-i", image, ...sources, target], {
+    timeoutMs: TOOL_TIMEOUT_MS,
+    env: MTOOLS_ENV,
+  });
 }
