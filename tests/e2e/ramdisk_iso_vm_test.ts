@@ -11,13 +11,18 @@
  *   deno test -A --no-prompt tests/e2e/ramdisk_iso_vm_test.ts
  */
 import assert from "node:assert/strict";
-import { freePort, printDiagnostics, sleep, stopGroup } from "../harness/process_util.ts";
-import { ensureRamdisk, HOST_FROM_GUEST, kvmUsable, qemuInstalled, VM_MAC } from "../harness/vm.ts";
+import { freePort, printDiagnostics, sleep } from "../harness/process_util.ts";
+import {
+  ensureRamdisk,
+  HOST_FROM_GUEST,
+  OVMF_CODE,
+  OVMF_VARS,
+  qemuInstalled,
+  startVm,
+} from "../harness/vm.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const ARTIFACTS = `${ROOT}tests/.out/`;
-const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /** Firmware, GRUB's 3 s menu, loading 70 MB from the CD and the boot itself, under TCG. */
 const BOOT_BOUND_MS = 300_000;
 
@@ -69,64 +74,16 @@ async function bootIsoUntil(
 ): Promise<{ text: string; ms: number }> {
   const serialLog = `${ARTIFACTS}ramdisk_iso_${firmware}_serial.log`;
   await Deno.remove(serialLog).catch(() => {});
-  const firmwareArgs: string[] = [];
+  let uefiVars: string | undefined;
   if (firmware === "uefi") {
-    const vars = `${dir}/OVMF_VARS.fd`;
-    await Deno.copyFile(OVMF_VARS, vars);
-    firmwareArgs.push(
-      "-drive",
-      `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-      "-drive",
-      `if=pflash,format=raw,unit=1,file=${vars}`,
-    );
+    uefiVars = `${dir}/OVMF_VARS.fd`;
+    await Deno.copyFile(OVMF_VARS, uefiVars);
   }
-  const args = [
-    "-accel",
-    await kvmUsable() ? "kvm" : "tcg",
-    "-machine",
-    "q35",
-    "-m",
-    "1536",
-    "-smp",
-    "2",
-    ...firmwareArgs,
-    "-cdrom",
-    iso,
-    "-boot",
-    "d",
-    "-display",
-    "none",
-    "-monitor",
-    "none",
-    "-chardev",
-    `file,id=console,path=${serialLog},append=on`,
-    "-serial",
-    "chardev:console",
-    "-no-reboot",
-    "-netdev",
-    "user,id=n0",
-    "-device",
-    `virtio-net-pci,netdev=n0,mac=${VM_MAC}`,
-    "-device",
-    "virtio-rng-pci",
-  ];
-  await Deno.writeTextFile(serialLog, `# qemu-system-x86_64 ${args.join(" ")}\n`);
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-c", 'exec "$@" >>"$0" 2>&1', serialLog, "qemu-system-x86_64", ...args],
-    detached: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const started = Date.now();
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
+  const vm = await startVm({ cdrom: iso, uefiVars, disks: [], serialLog, stopGraceMs: 5_000 });
+  const started = vm.startedAt;
   try {
     let text = "";
-    while (Date.now() - started < BOOT_BOUND_MS && !exited) {
+    while (Date.now() - started < BOOT_BOUND_MS && !vm.exited) {
       text = await Deno.readTextFile(serialLog);
       if (patterns.every((p) => p.test(text))) return { text, ms: Date.now() - started };
       await sleep(1000);
@@ -136,12 +93,12 @@ async function bootIsoUntil(
     assert.deepEqual(
       missing,
       [],
-      `${firmware} ISO boot ${exited ? "ended" : `ran ${BOOT_BOUND_MS} ms`} without showing ` +
+      `${firmware} ISO boot ${vm.exited ? "ended" : `ran ${BOOT_BOUND_MS} ms`} without showing ` +
         `${missing.join(", ")} on the console:\n${text.slice(-6000)}`,
     );
     return { text, ms: Date.now() - started };
   } finally {
-    await stopGroup({ pid: child.pid, status }, { graceMs: 5_000 });
+    await vm.stop();
   }
 }
 

@@ -96,7 +96,16 @@ export async function createDiskFiles(dir: string, count: number, sizeGiB = 8): 
   return disks;
 }
 
-export interface VmOptions extends Ramdisk {
+/** How the VM boots: the ramdisk directly (`-kernel`), or a CD-ROM image through the firmware. */
+export type VmBoot = Ramdisk | {
+  /** Booted as the CD-ROM; the kernel command line is the ISO's own (`params` do not apply). */
+  cdrom: string;
+  /** A writable copy of OVMF's variable store: boot under OVMF (UEFI) instead of SeaBIOS. */
+  uefiVars?: string;
+};
+
+/** What every VM gets, however it boots. */
+export interface VmSettings {
   /** Disk image files, attached as virtio disks in order (/dev/vda, /dev/vdb, ...). */
   disks: readonly string[];
   /** The serial console and qemu's own messages are appended here. The caller owns the file. */
@@ -110,6 +119,27 @@ export interface VmOptions extends Ramdisk {
   memoryMiB?: number;
   /** SIGTERM-to-SIGKILL bound when stopping; 10 s (qemu flushes the disks on SIGTERM). */
   stopGraceMs?: number;
+}
+
+export type VmOptions = VmBoot & VmSettings;
+
+/** OVMF's code, with the variable store template a UEFI VM gets a copy of (`uefiVars`). */
+export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+function bootArgs(boot: VmBoot, params: Readonly<Record<string, string | null>>): string[] {
+  if (!("cdrom" in boot)) {
+    return ["-kernel", boot.kernel, "-initrd", boot.initrd, "-append", kernelCommandLine(params)];
+  }
+  const firmware = boot.uefiVars
+    ? [
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+      "-drive",
+      `if=pflash,format=raw,unit=1,file=${boot.uefiVars}`,
+    ]
+    : [];
+  return ["-machine", "q35", ...firmware, "-cdrom", boot.cdrom, "-boot", "d"];
 }
 
 /**
@@ -155,12 +185,7 @@ export async function startVm(options: VmOptions): Promise<VmProcess> {
     String(options.memoryMiB ?? 1536),
     "-smp",
     "2",
-    "-kernel",
-    options.kernel,
-    "-initrd",
-    options.initrd,
-    "-append",
-    kernelCommandLine(params),
+    ...bootArgs(options, params),
     "-display",
     "none",
     "-monitor",
@@ -231,7 +256,7 @@ export async function startVm(options: VmOptions): Promise<VmProcess> {
  * Every VM started is also pushed to `started`, with its start time.
  */
 export function vmStarter(
-  vm: Omit<VmOptions, "serialLog">,
+  vm: Ramdisk & Omit<VmSettings, "serialLog">,
   started: VmProcess[] = [],
 ): (options: AgentOptions) => Promise<AgentProcess> {
   return async (options) => {
