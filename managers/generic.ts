@@ -80,6 +80,24 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
     };
   }
 
+  /**
+   * What every erase step shares: the machine, the node, the fences, and the devices of RAID
+   * volumes the skip list keeps by name (spec 12 §5): `disks` for whole-disk erasure, `metadata`
+   * for metadata and express erasure.
+   */
+  async function eraseScope(node: Node, stepLog: typeof log) {
+    const exclusions = await raidExclusions(runner, node, config.onlyBlockDevices);
+    const common = {
+      runner,
+      log: stepLog,
+      node,
+      onlyBlockDevices: config.onlyBlockDevices,
+      guardSpecialFilesystems: config.guardSpecialFilesystems,
+      fence: config,
+    };
+    return { common, exclusions };
+  }
+
   async function getOsInstallDevice(node: Node | null): Promise<string> {
     if (raidState.rootVolume) {
       log.info("Installing onto the software RAID root volume created in this boot", {
@@ -112,14 +130,9 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
       interface: "deploy",
       clean: { priority: 10, abortable: true },
       async run(step) {
-        const exclusions = await raidExclusions(runner, step.node, config.onlyBlockDevices);
+        const { common, exclusions } = await eraseScope(step.node, step.log);
         return await eraseDevices({
-          runner,
-          log: step.log,
-          node: step.node,
-          onlyBlockDevices: config.onlyBlockDevices,
-          guardSpecialFilesystems: config.guardSpecialFilesystems,
-          fence: config,
+          ...common,
           signal: step.signal,
           progress: step.progress,
           excludeDevices: exclusions.disks,
@@ -133,14 +146,9 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
       interface: "deploy",
       clean: { priority: 0, abortable: true },
       async run(step) {
-        const exclusions = await raidExclusions(runner, step.node, config.onlyBlockDevices);
+        const { common, exclusions } = await eraseScope(step.node, step.log);
         return await eraseDevicesExpress({
-          runner,
-          log: step.log,
-          node: step.node,
-          onlyBlockDevices: config.onlyBlockDevices,
-          guardSpecialFilesystems: config.guardSpecialFilesystems,
-          fence: config,
+          ...common,
           signal: step.signal,
           excludeDevices: exclusions.metadata,
         });
@@ -289,17 +297,10 @@ export default function createGenericManager(ctx: ManagerContext): HardwareManag
           cmdlinePath: config.cmdlinePath,
           collectLldp: config.collectLldp,
         }),
-      eraseDevicesMetadata: async (node, stepLog) =>
-        eraseDevicesMetadata({
-          runner,
-          log: stepLog,
-          node,
-          onlyBlockDevices: config.onlyBlockDevices,
-          guardSpecialFilesystems: config.guardSpecialFilesystems,
-          fence: config,
-          // RAID volumes the skip list keeps by name, with their disks (spec 12 §5).
-          excludeDevices: (await raidExclusions(runner, node, config.onlyBlockDevices)).metadata,
-        }),
+      eraseDevicesMetadata: async (node, stepLog) => {
+        const { common, exclusions } = await eraseScope(node, stepLog);
+        return await eraseDevicesMetadata({ ...common, excludeDevices: exclusions.metadata });
+      },
       eraseBlockDevice: (node, device, eraseCtx) =>
         eraseBlockDevice(runner, node, device, eraseCtx),
       async fullSync() {
