@@ -55,6 +55,23 @@ async function assertDeviceHolds(disk: LoopDevice, image: Uint8Array): Promise<v
 }
 
 /** Fills the device with a marker so a write that did nothing cannot pass. */
+/** Streams the image `fields` describe (validated as the agent does) onto `disk`. */
+function writeImage(
+  disk: LoopDevice,
+  fields: Record<string, unknown>,
+  options: ImageDownloadSettings = settings(),
+  onProgress?: (progress: Progress) => void,
+) {
+  return streamImageToDevice({
+    imageInfo: validateImageInfo(fields, { md5Enabled: true }),
+    device: disk.path,
+    runner: systemRunner,
+    log,
+    options,
+    onProgress,
+  });
+}
+
 async function dirty(disk: LoopDevice): Promise<void> {
   await Deno.writeFile(disk.file, new Uint8Array(disk.sizeBytes).fill(0xa5));
 }
@@ -66,19 +83,17 @@ Deno.test("streamImageToDevice() writes a GPT image verified with os_hash sha256
   await dirty(disk);
   const progress: Progress[] = [];
   const digest = hex("sha256", image.bytes);
-  const result = await streamImageToDevice({
-    imageInfo: validateImageInfo({
+  const result = await writeImage(
+    disk,
+    {
       id: "disk.img",
       urls: [server.url("/disk.img")],
       os_hash_algo: "sha256",
       os_hash_value: digest.toUpperCase(),
-    }, { md5Enabled: true }),
-    device: disk.path,
-    runner: systemRunner,
-    log,
-    options: settings(),
-    onProgress: (p) => progress.push(p),
-  });
+    },
+    settings(),
+    (p) => progress.push(p),
+  );
   assert.deepEqual(result.bytesWritten, IMAGE_SIZE);
   assert.deepEqual(result.algorithm, "sha256");
   assert.deepEqual(result.digest, digest);
@@ -120,15 +135,10 @@ Deno.test("streamImageToDevice() checks sha512, md5 and checksum-file digests", 
     await t.step(c.name, async () => {
       await using disk = await createLoopDevice({ sizeMiB: 8 });
       await dirty(disk);
-      const result = await streamImageToDevice({
-        imageInfo: validateImageInfo(
-          { id: "disk.img", urls: [server.url("/images/disk.img")], ...c.fields },
-          { md5Enabled: true },
-        ),
-        device: disk.path,
-        runner: systemRunner,
-        log,
-        options: settings(),
+      const result = await writeImage(disk, {
+        id: "disk.img",
+        urls: [server.url("/images/disk.img")],
+        ...c.fields,
       });
       assert.deepEqual(result.algorithm, c.algorithm);
       await assertDeviceHolds(disk, image.bytes);
@@ -143,18 +153,12 @@ Deno.test("streamImageToDevice() fails with ImageChecksumError on a mismatch, af
   const wrong = "ab".repeat(32);
   const err = await rejection(
     () =>
-      streamImageToDevice({
-        imageInfo: validateImageInfo({
-          id: "disk.img",
-          urls: [server.url("/disk.img")],
-          os_hash_algo: "sha256",
-          os_hash_value: wrong,
-        }, { md5Enabled: true }),
-        device: disk.path,
-        runner: systemRunner,
-        log,
-        options: settings({ retries: 1 }),
-      }),
+      writeImage(disk, {
+        id: "disk.img",
+        urls: [server.url("/disk.img")],
+        os_hash_algo: "sha256",
+        os_hash_value: wrong,
+      }, settings({ retries: 1 })),
     ImageChecksumError,
   );
   assert.ok(err.details.includes(`image checksum: ${wrong}`), err.details);
@@ -173,17 +177,11 @@ Deno.test("streamImageToDevice() stops at once on HTTP 404, trying no other URL"
   await using disk = await createLoopDevice({ sizeMiB: 8 });
   const err = await rejection(
     () =>
-      streamImageToDevice({
-        imageInfo: validateImageInfo({
-          id: "disk.img",
-          urls: [server.url("/missing.img"), server.url("/disk.img")],
-          checksum: "ab".repeat(32),
-        }, { md5Enabled: true }),
-        device: disk.path,
-        runner: systemRunner,
-        log,
-        options: settings({ retries: 3 }),
-      }),
+      writeImage(disk, {
+        id: "disk.img",
+        urls: [server.url("/missing.img"), server.url("/disk.img")],
+        checksum: "ab".repeat(32),
+      }, settings({ retries: 3 })),
     ImageDownloadFatalError,
   );
   assert.ok(err.details.includes("Received status code 404"), err.details);
@@ -196,16 +194,14 @@ Deno.test("streamImageToDevice() retries HTTP 500 and succeeds", async () => {
   await using server = startImageServer({ "/disk.img": { body: image.bytes, failTimes: 2 } });
   await using disk = await createLoopDevice({ sizeMiB: 8 });
   const sleeps: number[] = [];
-  const result = await streamImageToDevice({
-    imageInfo: validateImageInfo({
+  const result = await writeImage(
+    disk,
+    {
       id: "disk.img",
       urls: [server.url("/disk.img")],
       checksum: hex("sha256", image.bytes),
-    }, { md5Enabled: true }),
-    device: disk.path,
-    runner: systemRunner,
-    log,
-    options: settings({
+    },
+    settings({
       retries: 2,
       retryIntervalMs: 10_000,
       sleep: (ms) => {
@@ -213,7 +209,7 @@ Deno.test("streamImageToDevice() retries HTTP 500 and succeeds", async () => {
         return Promise.resolve();
       },
     }),
-  });
+  );
   assert.deepEqual(result.attempts, 1);
   assert.deepEqual(server.requests("/disk.img"), 3);
   assert.deepEqual(sleeps, [10_000, 10_000]);
@@ -227,17 +223,11 @@ Deno.test("streamImageToDevice() moves to the next URL when one keeps failing", 
     "/disk.img": { body: image.bytes },
   });
   await using disk = await createLoopDevice({ sizeMiB: 8 });
-  const result = await streamImageToDevice({
-    imageInfo: validateImageInfo({
-      id: "disk.img",
-      urls: [server.url("/broken.img"), server.url("/disk.img")],
-      checksum: hex("sha256", image.bytes),
-    }, { md5Enabled: true }),
-    device: disk.path,
-    runner: systemRunner,
-    log,
-    options: settings({ retries: 1 }),
-  });
+  const result = await writeImage(disk, {
+    id: "disk.img",
+    urls: [server.url("/broken.img"), server.url("/disk.img")],
+    checksum: hex("sha256", image.bytes),
+  }, settings({ retries: 1 }));
   assert.deepEqual(result.url, server.url("/disk.img"));
   assert.deepEqual(server.requests("/broken.img"), 2);
   await assertDeviceHolds(disk, image.bytes);
@@ -251,17 +241,11 @@ Deno.test("streamImageToDevice() fails with ImageDownloadError when every URL fa
   await using disk = await createLoopDevice({ sizeMiB: 8 });
   const err = await rejection(
     () =>
-      streamImageToDevice({
-        imageInfo: validateImageInfo({
-          id: "disk.img",
-          urls: [server.url("/a.img"), server.url("/b.img")],
-          checksum: "ab".repeat(32),
-        }, { md5Enabled: true }),
-        device: disk.path,
-        runner: systemRunner,
-        log,
-        options: settings({ retries: 1 }),
-      }),
+      writeImage(disk, {
+        id: "disk.img",
+        urls: [server.url("/a.img"), server.url("/b.img")],
+        checksum: "ab".repeat(32),
+      }, settings({ retries: 1 })),
     ImageDownloadError,
   );
   assert.ok(!(err instanceof ImageDownloadFatalError));
@@ -279,16 +263,10 @@ Deno.test("streamImageToDevice() resumes a dropped download with Range, checksum
   });
   await using disk = await createLoopDevice({ sizeMiB: 8 });
   await dirty(disk);
-  const result = await streamImageToDevice({
-    imageInfo: validateImageInfo({
-      id: "disk.img",
-      urls: [server.url("/disk.img")],
-      checksum: hex("sha512", image.bytes),
-    }, { md5Enabled: true }),
-    device: disk.path,
-    runner: systemRunner,
-    log,
-    options: settings(),
+  const result = await writeImage(disk, {
+    id: "disk.img",
+    urls: [server.url("/disk.img")],
+    checksum: hex("sha512", image.bytes),
   });
   assert.equal(result.attempts, 1, "one attempt: the write continued, not restarted");
   assert.equal(result.bytesWritten, image.bytes.length);
@@ -308,16 +286,10 @@ Deno.test("streamImageToDevice() restarts from the beginning after a dropped con
   });
   await using disk = await createLoopDevice({ sizeMiB: 8 });
   await dirty(disk);
-  const result = await streamImageToDevice({
-    imageInfo: validateImageInfo({
-      id: "disk.img",
-      urls: [server.url("/disk.img")],
-      checksum: hex("sha512", image.bytes),
-    }, { md5Enabled: true }),
-    device: disk.path,
-    runner: systemRunner,
-    log,
-    options: settings(),
+  const result = await writeImage(disk, {
+    id: "disk.img",
+    urls: [server.url("/disk.img")],
+    checksum: hex("sha512", image.bytes),
   });
   assert.deepEqual(result.attempts, 2);
   await assertDeviceHolds(disk, image.bytes);
@@ -330,17 +302,11 @@ Deno.test("streamImageToDevice() aborts a stalled read after the connection time
   });
   await using disk = await createLoopDevice({ sizeMiB: 8 });
   const started = performance.now();
-  const result = await streamImageToDevice({
-    imageInfo: validateImageInfo({
-      id: "disk.img",
-      urls: [server.url("/disk.img")],
-      checksum: hex("sha256", image.bytes),
-    }, { md5Enabled: true }),
-    device: disk.path,
-    runner: systemRunner,
-    log,
-    options: settings({ connectionTimeoutMs: 300 }),
-  });
+  const result = await writeImage(disk, {
+    id: "disk.img",
+    urls: [server.url("/disk.img")],
+    checksum: hex("sha256", image.bytes),
+  }, settings({ connectionTimeoutMs: 300 }));
   assert.deepEqual(result.attempts, 2);
   assert.ok(performance.now() - started < 5_000);
   await assertDeviceHolds(disk, image.bytes);
@@ -352,16 +318,10 @@ Deno.test("streamImageToDevice() reports dd's error as ImageWriteError when the 
   await using disk = await createLoopDevice({ sizeMiB: 4 });
   const err = await rejection(
     () =>
-      streamImageToDevice({
-        imageInfo: validateImageInfo({
-          id: "disk.img",
-          urls: [server.url("/disk.img")],
-          checksum: hex("sha256", image.bytes),
-        }, { md5Enabled: true }),
-        device: disk.path,
-        runner: systemRunner,
-        log,
-        options: settings(),
+      writeImage(disk, {
+        id: "disk.img",
+        urls: [server.url("/disk.img")],
+        checksum: hex("sha256", image.bytes),
       }),
     ImageWriteError,
   );
