@@ -45,13 +45,22 @@ export interface AgentOptions {
   log: Logger;
   /** Aborted on SIGTERM/SIGINT. */
   signal: AbortSignal;
+  /** How long Ironic must reject the token before the agent looks up again; 30 s. */
+  relookupDelayMs?: number;
 }
 
 /** How long to wait for a NIC with a MAC address (spec 01 §1 step 5). */
 const NETWORK_WAIT_MS = 60_000;
 const NETWORK_POLL_MS = 5_000;
-/** Shortest time between two lookups triggered by Ironic rejecting the token. */
-const RELOOKUP_INTERVAL_MS = 30_000;
+/**
+ * How long Ironic must keep rejecting the token before the agent looks up again. The conductor
+ * wipes the token as it starts powering the node off or rebooting it; a lookup sent in that
+ * window would make it generate a token for a machine about to die, and a lookup Ironic holds
+ * back on a locked node may land after the next boot's agent got its token and replace it (seen
+ * with Ironic 21.4: the new agent was then locked out). A machine being powered off is gone long
+ * before this delay; an agent still alive after it (its power action never happened) recovers.
+ */
+const RELOOKUP_DELAY_MS = 30_000;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -116,10 +125,10 @@ export class Agent {
   readonly #stop = new AbortController();
   readonly #managers = new HardwareManagers();
   readonly #tokens: TokenGuard;
+  readonly #relookupDelayMs: number;
   #startedAt: number | null = null;
   #node: Node | null = null;
   #heartbeater: Heartbeater | null = null;
-  #lastRelookup = 0;
   #lockdown = false;
   /** How the API is served; static TLS is known at start, automatic TLS after lookup. */
   #tls: AgentTls | null = null;
@@ -131,6 +140,7 @@ export class Agent {
     this.#shutdown = options.signal;
     this.#signal = AbortSignal.any([options.signal, this.#stop.signal]);
     this.#tokens = new TokenGuard(options.config.agentToken);
+    this.#relookupDelayMs = options.relookupDelayMs ?? RELOOKUP_DELAY_MS;
   }
 
   /** Runs until the agent is told to stop; rejects on fatal errors (lookup timed out). */
@@ -384,16 +394,21 @@ export class Agent {
       agentVerifyCa: () => this.#tls?.verifyCa ?? null,
       signal: this.#signal,
       logger: this.#log,
-      onTokenRejected: () => {
+      onTokenRejected: ({ rejectedForMs }) => {
         // Ironic no longer knows our token (e.g. the node was powered off and on without this
-        // process restarting): look up again, then heartbeat with what lookup gives. At most one
-        // re-lookup per RELOOKUP_INTERVAL_MS: when lookup hands back a masked token (the
-        // conductor holds one we do not know yet), this heartbeater keeps retrying at its
-        // failure interval instead of spinning lookup → rejection → lookup.
+        // process restarting): once that has lasted RELOOKUP_DELAY_MS, look up again and
+        // heartbeat with what lookup gives. A new heartbeater starts a new streak, so a masked
+        // token from that lookup (the conductor holds one we do not know) costs one lookup per
+        // delay instead of a lookup → rejection → lookup spin.
         if (this.#heartbeater !== heartbeater) return;
-        const now = Date.now();
-        if (now - this.#lastRelookup < RELOOKUP_INTERVAL_MS) return;
-        this.#lastRelookup = now;
+        if (rejectedForMs < this.#relookupDelayMs) {
+          if (rejectedForMs === 0) {
+            this.#log.warn("Ironic rejects the agent token; looking up again if it still does", {
+              in_seconds: this.#relookupDelayMs / 1000,
+            });
+          }
+          return;
+        }
         this.#heartbeater = null;
         this.#tokens.release();
         void heartbeater.stop().then(async () => {

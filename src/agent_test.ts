@@ -70,7 +70,13 @@ Deno.test("Agent looks the node up again after Ironic rejects its token, and for
   });
   const config = agentConfig(ironic.url);
   const stop = new AbortController();
-  const agent = new Agent({ config, runner: systemRunner, log: new Logger(), signal: stop.signal });
+  const agent = new Agent({
+    config,
+    runner: systemRunner,
+    log: new Logger(),
+    signal: stop.signal,
+    relookupDelayMs: 0,
+  });
   const running = agent.run();
   try {
     await waitFor(() => heartbeats.some((h) => h.agent_token === TOKEN_B), 15_000, "heartbeat B");
@@ -119,21 +125,24 @@ Deno.test("Agent.run() rejects with LookupNodeError when lookup times out", asyn
   assert.ok(ironic.requests.filter((r) => r.path === "/v1/lookup").length >= 2);
 });
 
-Deno.test("Agent re-looks up at most once per 30 s while Ironic keeps rejecting its token", async () => {
-  let lookups = 0;
-  let heartbeats = 0;
+Deno.test("Agent looks up again only after Ironic rejected its token for the re-lookup delay", async () => {
+  const lookups: number[] = [];
+  const heartbeats: number[] = [];
   await using ironic = startFakeIronic({
     handler(req) {
       if (req.path === "/v1/lookup") {
-        lookups++;
+        lookups.push(Date.now());
         return json(200, {
           node: { uuid: NODE, properties: {}, instance_info: {}, driver_internal_info: {} },
           // A second lookup sees the masked token: the conductor holds one we never learn.
-          config: { heartbeat_timeout: 300, agent_token: lookups === 1 ? TOKEN_A : "******" },
+          config: {
+            heartbeat_timeout: 300,
+            agent_token: lookups.length === 1 ? TOKEN_A : "******",
+          },
         });
       }
       if (req.path === `/v1/heartbeat/${NODE}`) {
-        heartbeats++;
+        heartbeats.push(Date.now());
         return ironicError(400, "Invalid or missing agent token received.");
       }
       return ironicError(404, "Not found");
@@ -141,12 +150,23 @@ Deno.test("Agent re-looks up at most once per 30 s while Ironic keeps rejecting 
   });
   const config = agentConfig(ironic.url);
   const stop = new AbortController();
-  const agent = new Agent({ config, runner: systemRunner, log: new Logger(), signal: stop.signal });
+  const agent = new Agent({
+    config,
+    runner: systemRunner,
+    log: new Logger(),
+    signal: stop.signal,
+    relookupDelayMs: 4_000,
+  });
   const running = agent.run();
   try {
-    await waitFor(() => heartbeats >= 3, 20_000, "three rejected heartbeats");
-    // Without the gate this spins: lookup → rejected heartbeat → lookup, many times a second.
-    assert.equal(lookups, 2);
+    // Rejections come every 5-10 s: the first, then one past the delay, which looks up again;
+    // the new heartbeater's rejections start a new streak, so no third lookup yet.
+    await waitFor(() => heartbeats.length >= 3, 25_000, "three rejected heartbeats");
+    assert.equal(lookups.length, 2);
+    assert.ok(
+      lookups[1]! - heartbeats[0]! >= 4_000,
+      `re-lookup ${lookups[1]! - heartbeats[0]!} ms after the first rejection`,
+    );
   } finally {
     stop.abort();
     await running;

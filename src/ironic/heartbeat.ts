@@ -42,6 +42,8 @@ export interface TokenRejectedEvent {
   nodeUuid: string;
   /** Ironic's decoded error, e.g. "Invalid or missing agent token received.". */
   message: string;
+  /** How long Ironic has rejected the token without a successful heartbeat between, ms. */
+  rejectedForMs: number;
 }
 
 export interface HeartbeaterOptions {
@@ -84,6 +86,8 @@ export class Heartbeater {
   /** Counts `forceHeartbeat()` calls, to keep a request made while a heartbeat is in flight. */
   #forceRequests = 0;
   #loop: Promise<void> | null = null;
+  /** Clock time of the first rejection since the last successful heartbeat. */
+  #rejectedSince: number | null = null;
 
   constructor(options: HeartbeaterOptions) {
     if (!(options.heartbeatTimeout > 0)) {
@@ -163,6 +167,7 @@ export class Heartbeater {
         agentVerifyCa: options.agentVerifyCa?.() ?? null,
       }, this.#signal);
       this.#log.debug("Heartbeat successful");
+      this.#rejectedSince = null;
       return true;
     } catch (err) {
       if (this.#signal.aborted) return false;
@@ -186,10 +191,13 @@ export class Heartbeater {
   }
 
   #notifyTokenRejected(err: AgentTokenRejectedError): void {
+    const now = this.#clock.now();
+    this.#rejectedSince ??= now;
     try {
       this.#options.onTokenRejected?.({
         nodeUuid: this.#options.nodeUuid,
         message: err.ironicMessage,
+        rejectedForMs: now - this.#rejectedSince,
       });
     } catch (hookError) {
       this.#log.error("Token-rejection handler failed", { error: String(hookError) });

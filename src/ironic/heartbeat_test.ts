@@ -194,8 +194,23 @@ Deno.test("Heartbeater calls onTokenRejected when Ironic rejects the token and k
   assert.deepEqual(events[0], {
     nodeUuid: UUID,
     message: "Invalid or missing agent token received.",
+    rejectedForMs: 0,
   });
+  assert.deepEqual(events.map((e) => e.rejectedForMs), times.map((t) => t - times[0]!));
   assert.ok(lines.some((l) => l.includes("Heartbeat rejected")));
+});
+
+Deno.test("Heartbeater measures a streak of token rejections from its first one, reset by a success", async () => {
+  const rejected = () => ironicError(400, "Invalid or missing agent token received.");
+  const events: TokenRejectedEvent[] = [];
+  const { times } = await runHeartbeats(
+    [rejected, rejected, accepted, rejected, rejected],
+    // 0 and 5 s rejected, 10 s accepted (next in 90 s), 100 and 105 s rejected.
+    106_000,
+    { random: () => 0, onTokenRejected: (event) => events.push(event) },
+  );
+  assert.deepEqual(times, [0, 5_000, 10_000, 100_000, 105_000].map((t) => times[0]! + t));
+  assert.deepEqual(events.map((e) => e.rejectedForMs), [0, 5_000, 0, 5_000]);
 });
 
 Deno.test("Heartbeater does not call onTokenRejected for other errors", async () => {
