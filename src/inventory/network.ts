@@ -47,26 +47,35 @@ export async function listNetworkInterfaces(
   log: Logger,
 ): Promise<NetworkInterface[]> {
   const names = await listDirectory(runner, NET);
-  const files = await readSystemFiles(
-    runner,
-    names.flatMap((n) => [
-      `${NET}/${n}/address`,
-      `${NET}/${n}/carrier`,
-      `${NET}/${n}/device/vendor`,
-      `${NET}/${n}/device/device`,
-      `${NET}/${n}/bonding/mode`,
-    ]),
-  );
-  let addresses = new Map<string, { ipv4: string | null; ipv6: string | null }>();
-  try {
-    addresses = parseIpAddr((await runner.run("ip", ["-j", "addr"], { timeoutMs: 10_000 })).stdout);
-  } catch (err) {
-    log.warn("could not read interface addresses", { error: err });
-  }
+  // Every read at once: each is a process, and a server may have a dozen interfaces.
+  const [files, addresses, links] = await Promise.all([
+    readSystemFiles(
+      runner,
+      names.flatMap((n) => [
+        `${NET}/${n}/address`,
+        `${NET}/${n}/carrier`,
+        `${NET}/${n}/device/vendor`,
+        `${NET}/${n}/device/device`,
+        `${NET}/${n}/bonding/mode`,
+      ]),
+    ),
+    runner.run("ip", ["-j", "addr"], { timeoutMs: 10_000 }).then(
+      (result) => parseIpAddr(result.stdout),
+      (err) => {
+        log.warn("could not read interface addresses", { error: err });
+        return new Map<string, { ipv4: string | null; ipv6: string | null }>();
+      },
+    ),
+    Promise.all(names.map(async (name) => {
+      const device = await resolveLink(runner, `${NET}/${name}/device`);
+      const driver = device ? await resolveLink(runner, `${NET}/${name}/device/driver`) : null;
+      return { device, driver };
+    })),
+  ]);
 
   const interfaces: NetworkInterface[] = [];
-  for (const name of names) {
-    const device = await resolveLink(runner, `${NET}/${name}/device`);
+  for (const [i, name] of names.entries()) {
+    const { device, driver } = links[i]!;
     const isVlan = /^.+\.\d+$/.test(name);
     const isBond = files.has(`${NET}/${name}/bonding/mode`);
     if (!device && !isVlan && !isBond) continue;
@@ -89,7 +98,7 @@ export async function listNetworkInterfaces(
       biosdevname: null,
       speed_mbps: null,
       pci_address: basename(device),
-      driver: device ? basename(await resolveLink(runner, `${NET}/${name}/device/driver`)) : null,
+      driver: basename(driver),
     });
   }
   return interfaces;

@@ -144,6 +144,9 @@ export async function runVmDeployFlow(options: VmFlowOptions): Promise<VmFlowRes
       logDir: options.logDir,
       maxBoots: 4,
       maxDurationMs: 30 * 60_000,
+      // A VM takes seconds to boot and stop: polling Ironic less often leaves the two CPUs
+      // of these machines to the emulated guest.
+      intervalMs: 500,
       start: vmStarter({
         ...options.ramdisk,
         disks,
