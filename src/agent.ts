@@ -313,22 +313,32 @@ export class Agent {
     });
     const lookup = await this.#lookup(client, macs, inspectedUuid);
     if (!lookup) return;
-    const advertiseHost = await findAdvertiseHost({
-      config,
-      runner: this.#runner,
-      isReachable: (url) => client.probe(url),
-      signal: this.#signal,
-      logger: log,
-    });
-    this.#tls = await chooseTls({
-      settings: config,
-      advertiseHost,
-      autoTlsSupported: () => client.supportsAutoTls(this.#signal),
-      log,
-      keys: autoTlsKeys,
-    });
+    // How to be reached, beside the new node's install-device wait (spec 04 §9): both come
+    // before the first heartbeat, neither needs the other, and each takes a second under
+    // emulation.
+    const reachable = async () => {
+      const advertiseHost = await findAdvertiseHost({
+        config,
+        runner: this.#runner,
+        isReachable: (url) => client.probe(url),
+        signal: this.#signal,
+        logger: log,
+      });
+      this.#tls = await chooseTls({
+        settings: config,
+        advertiseHost,
+        autoTlsSupported: () => client.supportsAutoTls(this.#signal),
+        log,
+        keys: autoTlsKeys,
+      });
+      return { advertiseHost, tls: this.#tls };
+    };
+    const [{ advertiseHost, tls }] = await Promise.all([
+      reachable(),
+      this.update(lookup.node as Node),
+    ]);
     const callbackUrl = formatCallbackUrl({
-      protocol: this.#tls.protocol,
+      protocol: tls.protocol,
       host: advertiseHost,
       port: config.advertisePort,
     });
@@ -373,7 +383,6 @@ export class Agent {
       this.#log.error("lookup returned a different agent token; keeping the one learnt first");
     }
     applyLookupConfig(this.#config, lookup, this.#log);
-    await this.update(lookup.node as Node);
     return lookup;
   }
 
@@ -413,7 +422,9 @@ export class Agent {
         this.#tokens.release();
         void heartbeater.stop().then(async () => {
           const again = await this.#lookup(client, macs);
-          if (again) this.#startHeartbeat(client, again, callbackUrl, macs);
+          if (!again) return;
+          await this.update(again.node as Node);
+          this.#startHeartbeat(client, again, callbackUrl, macs);
         }).catch((err) => {
           this.#log.error("lookup after token rejection failed; exiting", { error: err });
           this.#stop.abort(err);

@@ -90,7 +90,9 @@ export function rescueCommands(deps: RescueDeps): CommandSpec[] {
       },
       async run(params, ctx) {
         addSecret(params.rescue_password);
-        const hash = params.hashed ? params.rescue_password : hashPassword(params.rescue_password);
+        const hash = params.hashed
+          ? params.rescue_password
+          : await hashPassword(params.rescue_password);
         try {
           await writeAtomically(paths.passwordFile, `${hash}\n`);
         } catch (err) {

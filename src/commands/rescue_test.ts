@@ -61,7 +61,11 @@ Deno.test("finalize_rescue hashes a plain password, writes it 0600, marks rescue
   assert.equal(record.result, null);
   const stored = (await Deno.readTextFile(t.paths.passwordFile)).trim();
   assert.match(stored, /^\$5\$[./0-9A-Za-z]{16}\$/);
-  assert.equal(sha256Crypt("correct horse", stored), stored, "the hash verifies the password");
+  assert.equal(
+    await sha256Crypt("correct horse", stored),
+    stored,
+    "the hash verifies the password",
+  );
   assert.equal((await Deno.stat(t.paths.passwordFile)).mode! & 0o777, 0o600);
   await Deno.stat(t.paths.marker);
   assert.equal(t.stops.length, 1, "the agent stops serving");

@@ -3,7 +3,8 @@
  * rules). The expected value may have to be fetched from a checksum file; the caller passes
  * the fetch, so this module stays free of HTTP.
  */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
+import { nodeCrypto } from "../system/node_builtins.ts";
 import { ImageChecksumError } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
 import type { ImageInfo } from "./image_info.ts";
@@ -47,8 +48,8 @@ export function knownAlgorithm(name: string | null | undefined): HashAlgorithm |
 }
 
 /** A streaming hash for `algorithm` (`update` as data arrives, `digest("hex")` at the end). */
-export function createHasher(algorithm: HashAlgorithm): Hash {
-  return createHash(ALGORITHMS[algorithm]);
+export async function createHasher(algorithm: HashAlgorithm): Promise<Hash> {
+  return (await nodeCrypto()).createHash(ALGORITHMS[algorithm]);
 }
 
 export interface AlgorithmOptions {

@@ -16,10 +16,10 @@
  * beside the download; measure before bringing it back.
  */
 import type { Hash } from "node:crypto";
-import { createHasher, type HashAlgorithm } from "./checksum.ts";
 
 export interface DigestingWriterOptions {
-  algorithm: HashAlgorithm;
+  /** The hash to feed (`createHasher` of the expected checksum's algorithm). */
+  hash: Hash;
   /** Number of ring slots (default 8). */
   slots?: number;
   /** Bytes per slot; also the size of each write to the output (default 1 MiB). */
@@ -54,7 +54,7 @@ export class DigestingWriter implements Disposable {
     const slots = options.slots ?? 8;
     this.#slotBytes = options.slotBytes ?? SLOT_BYTES;
     this.#output = output;
-    this.#hash = createHasher(options.algorithm);
+    this.#hash = options.hash;
     this.#ring = new Uint8Array(slots * this.#slotBytes);
     this.#busy = new Array<boolean>(slots).fill(false);
     this.#waiters = new Array<(() => void) | null>(slots).fill(null);

@@ -42,7 +42,11 @@ Deno.test("DigestingWriter writes every byte in order and returns the digest", a
   for (const algorithm of ["sha256", "sha512", "md5"] as const) {
     await t.step(algorithm, async () => {
       const out = sink({ delayMs: 1 });
-      using writer = new DigestingWriter(out.writer, { algorithm, slots: 3, slotBytes: 65536 });
+      using writer = new DigestingWriter(out.writer, {
+        hash: createHash(algorithm),
+        slots: 3,
+        slotBytes: 65536,
+      });
       // Uneven chunks that straddle slot boundaries.
       for (let offset = 0; offset < data.length;) {
         const size = 1 + ((offset * 7919) % 150_000);
@@ -61,7 +65,7 @@ Deno.test("DigestingWriter writes every byte in order and returns the digest", a
 
 Deno.test("DigestingWriter hashes an empty stream", async () => {
   const out = sink();
-  using writer = new DigestingWriter(out.writer, { algorithm: "sha256" });
+  using writer = new DigestingWriter(out.writer, { hash: createHash("sha256") });
   assert.equal(await writer.finish(), createHash("sha256").digest("hex"));
   assert.equal(out.writes.length, 0);
 });
@@ -69,7 +73,7 @@ Deno.test("DigestingWriter hashes an empty stream", async () => {
 Deno.test("DigestingWriter fails with OutputWriteError once the output refuses data", async () => {
   const out = sink({ failAfter: 200_000 });
   using writer = new DigestingWriter(out.writer, {
-    algorithm: "sha256",
+    hash: createHash("sha256"),
     slots: 2,
     slotBytes: 65536,
   });
@@ -88,7 +92,7 @@ Deno.test("DigestingWriter reads ahead while the output is still writing earlier
     write: () => new Promise<void>((resolve) => pending.push(resolve)),
   });
   using writer = new DigestingWriter(output.getWriter(), {
-    algorithm: "sha256",
+    hash: createHash("sha256"),
     slots: 3,
     slotBytes: 4,
   });

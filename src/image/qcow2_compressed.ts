@@ -19,13 +19,9 @@
  * fallback refuses a stream that decompresses to more than one cluster, which qemu (and the
  * engine path) accept, cut at one cluster.
  */
-import {
-  constants,
-  createInflateRaw,
-  createZstdDecompress,
-  inflateRawSync,
-  zstdDecompressSync,
-} from "node:zlib";
+import { nodeZlib } from "../system/node_builtins.ts";
+
+type Zlib = typeof import("node:zlib");
 
 /** The header's compression_type values. */
 export const COMPRESSION_DEFLATE = 0;
@@ -72,22 +68,32 @@ interface Engine {
 }
 
 export class ClusterDecompressor {
+  readonly #zlib: Zlib;
   readonly #type: number;
   readonly #output: Uint8Array;
   readonly #engine: Engine | null;
   #failure: string | null = null;
 
   /** `reuse: false` uses the one-shot functions (the fallback; for tests). */
-  constructor(type: number, clusterSize: number, options: { reuse?: boolean } = {}) {
+  static async create(
+    type: number,
+    clusterSize: number,
+    options: { reuse?: boolean } = {},
+  ): Promise<ClusterDecompressor> {
     if (type !== COMPRESSION_DEFLATE && type !== COMPRESSION_ZSTD) {
       throw new RangeError(`Cannot decompress qcow2 clusters: unknown compression type ${type}`);
     }
+    return new ClusterDecompressor(await nodeZlib(), type, clusterSize, options.reuse ?? true);
+  }
+
+  private constructor(zlib: Zlib, type: number, clusterSize: number, reuse: boolean) {
+    this.#zlib = zlib;
     this.#type = type;
     this.#output = new Uint8Array(clusterSize);
-    const engine = (options.reuse ?? true)
+    const engine = reuse
       ? (type === COMPRESSION_DEFLATE
-        ? createInflateRaw()
-        : createZstdDecompress()) as unknown as Engine
+        ? zlib.createInflateRaw()
+        : zlib.createZstdDecompress()) as unknown as Engine
       : null;
     const usable = typeof engine?._handle?.writeSync === "function" &&
       engine._writeState instanceof Uint32Array && typeof engine._finishFlushFlag === "number";
@@ -142,6 +148,7 @@ export class ClusterDecompressor {
 
   #decompressOnce(input: Uint8Array): number {
     const size = this.#output.length;
+    const { constants, inflateRawSync, zstdDecompressSync } = this.#zlib;
     let output: Uint8Array;
     try {
       output = this.#type === COMPRESSION_DEFLATE

@@ -257,9 +257,14 @@ export class Qcow2StreamDecoder implements ByteSink {
 
   async #writeCluster(extent: Compressed, bytes: Uint8Array): Promise<void> {
     const header = this.#header!;
+    // Made at the first compressed cluster: node:zlib is loaded on first use.
+    this.#decompressor ??= await ClusterDecompressor.create(
+      header.compressionType,
+      this.#clusterSize,
+    );
     let cluster: Uint8Array;
     try {
-      cluster = this.#decompressor!.decompress(bytes);
+      cluster = this.#decompressor.decompress(bytes);
     } catch (err) {
       const type = header.compressionType === COMPRESSION_ZSTD ? "zstd" : "deflate";
       throw new ImageWriteError(
@@ -318,7 +323,6 @@ export class Qcow2StreamDecoder implements ByteSink {
     this.#clusterSize = 2 ** header.clusterBits;
     this.#lookBack = new LookBack(this.#clusterSize, this.#host);
     this.#compressed = new Uint8Array(2 * this.#clusterSize);
-    this.#decompressor = new ClusterDecompressor(header.compressionType, this.#clusterSize);
     this.#maxWaitingBytes = Math.max(4 * this.#clusterSize, MIN_WAITING_BYTES);
     const l1Bytes = header.l1Size * 8;
     const l2Span = (this.#clusterSize / 8) * this.#clusterSize;

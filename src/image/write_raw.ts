@@ -23,6 +23,7 @@ import { DeferredSink } from "./deferred_sink.ts";
 import { createImagePipeline, type FoundImage } from "./image_pipeline.ts";
 import { withAttempts } from "./attempts.ts";
 import {
+  createHasher,
   digestsMatch,
   type ExpectedChecksum,
   type HashAlgorithm,
@@ -246,7 +247,7 @@ async function attemptWrite(context: AttemptContext, attempt: number): Promise<S
     write: (chunk) => pipeline.write(chunk),
     close: () => pipeline.close(),
   }).getWriter();
-  using sink = new DigestingWriter(output, { algorithm: expected.algorithm });
+  using sink = new DigestingWriter(output, { hash: await createHasher(expected.algorithm) });
   let downloaded = 0;
   let digest: string;
   try {

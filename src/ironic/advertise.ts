@@ -10,7 +10,7 @@
  *
  * Nothing found raises `LookupAgentIPError` ("Agent could not find a valid IP address").
  */
-import { isIP } from "node:net";
+import { ipFamily } from "../system/ip_address.ts";
 import { z } from "zod";
 import { LookupAgentIPError } from "../api/errors.ts";
 import type { Config } from "../config.ts";
@@ -56,8 +56,8 @@ export function formatCallbackUrl(parts: CallbackUrlParts): string {
 /** True for IPv4 169.254.0.0/16 and IPv6 fe80::/10. */
 export function isLinkLocal(address: string): boolean {
   const bare = address.split("%")[0] ?? "";
-  if (isIP(bare) === 4) return bare.startsWith("169.254.");
-  if (isIP(bare) === 6) {
+  if (ipFamily(bare) === 4) return bare.startsWith("169.254.");
+  if (ipFamily(bare) === 6) {
     const first = Number.parseInt(bare.split(":")[0] || "0", 16);
     return (first & 0xffc0) === 0xfe80;
   }
@@ -69,7 +69,7 @@ export function parseRouteSource(output: string): string | null {
   const tokens = (output.trim().split("\n")[0] ?? "").trim().split(/\s+/);
   const index = tokens.indexOf("src");
   const source = index >= 0 ? tokens[index + 1] : undefined;
-  return source && isIP(source) ? source : null;
+  return source && ipFamily(source) ? source : null;
 }
 
 /** A and AAAA records of `host` (A first); empty when neither resolves. */
@@ -105,7 +105,7 @@ async function interfaceIpv4(
     const parsed = ipAddrSchema.safeParse(JSON.parse(result.stdout || "[]"));
     if (!parsed.success) return null;
     for (const link of parsed.data) {
-      const inet = link.addr_info.find((a) => a.family === "inet" && isIP(a.local) === 4);
+      const inet = link.addr_info.find((a) => a.family === "inet" && ipFamily(a.local) === 4);
       if (inet) return inet.local;
     }
   } catch (err) {
@@ -165,7 +165,7 @@ async function candidateAddresses(options: AdvertiseOptions, log: Logger): Promi
       continue;
     }
     let addresses = [host];
-    if (!isIP(host)) {
+    if (!ipFamily(host)) {
       try {
         const resolved = await resolve(host);
         if (resolved.length > 0) addresses = resolved;

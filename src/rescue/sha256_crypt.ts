@@ -4,7 +4,9 @@
  * and the one Ironic sends by default (`[conductor]rescue_password_hash_algorithm = sha256`).
  * Checked against glibc's output in testdata/rescue/.
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../system/node_builtins.ts";
+
+type CreateHash = typeof import("node:crypto").createHash;
 
 const ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const DEFAULT_ROUNDS = 5000;
@@ -26,7 +28,7 @@ const ORDER: readonly [number, number, number][] = [
   [9, 19, 29],
 ];
 
-function sha256(...parts: Uint8Array[]): Uint8Array {
+function sha256(createHash: CreateHash, ...parts: Uint8Array[]): Uint8Array {
   const hash = createHash("sha256");
   for (const part of parts) hash.update(part);
   return new Uint8Array(hash.digest());
@@ -55,7 +57,7 @@ function encode24(b2: number, b1: number, b0: number, chars: number): string {
  * Hashes `password` with `setting` (`$5$salt` or `$5$rounds=N$salt`, a trailing `$hash` is
  * ignored, as crypt(3) does), returning the full `$5$...` string.
  */
-export function sha256Crypt(password: string, setting: string): string {
+export async function sha256Crypt(password: string, setting: string): Promise<string> {
   const match = /^\$5\$(?:rounds=(\d+)\$)?([^$]*)/.exec(setting);
   if (!match) {
     throw new SyntaxError(`Cannot hash with setting "${setting}": it is not a "$5$" setting`);
@@ -65,11 +67,12 @@ export function sha256Crypt(password: string, setting: string): string {
     ? Math.min(MAX_ROUNDS, Math.max(MIN_ROUNDS, Number(match[1])))
     : DEFAULT_ROUNDS;
   const saltText = match[2]!.slice(0, SALT_MAX);
+  const { createHash } = await nodeCrypto();
   const text = new TextEncoder();
   const p = text.encode(password);
   const s = text.encode(saltText);
 
-  const b = sha256(p, s, p);
+  const b = sha256(createHash, p, s, p);
   const a = createHash("sha256");
   a.update(p);
   a.update(s);
@@ -107,6 +110,6 @@ export function randomSalt(): string {
 }
 
 /** `$5$<random salt>$<hash>` of `password`. */
-export function hashPassword(password: string): string {
+export function hashPassword(password: string): Promise<string> {
   return sha256Crypt(password, `$5$${randomSalt()}`);
 }

@@ -92,7 +92,7 @@ for (const release of e2eReleases()) {
             `${agent.stateDir}/ipa-rescue-config/ipa-rescue-password`,
           )).trim();
           assert.match(stored, /^\$5\$/, "the conductor's sha256 crypt hash, as sent");
-          assert.equal(sha256Crypt(password, stored), stored, "the hash is of the password");
+          assert.equal(await sha256Crypt(password, stored), stored, "the hash is of the password");
           assert.ok(await exists(`${agent.stateDir}/.rescued`), "rescue marker in the state dir");
           const log = await Deno.readTextFile(agent.logFile);
           assert.ok(log.includes("rescue.finalize_rescue"), "the conductor called finalize_rescue");
