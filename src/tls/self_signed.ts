@@ -9,6 +9,7 @@
  * `now - clockSkew` to `now + validityDays`, signature `ecdsa-with-SHA512` whatever the curve
  * (as IPA-master does). The key is PKCS#8 PEM, unencrypted, which `Deno.serve` accepts.
  */
+import { parseIpAddress } from "../system/ip_address.ts";
 import {
   bitString,
   boolean,
@@ -59,48 +60,6 @@ const OID_COMMON_NAME = "2.5.4.3";
 const OID_SUBJECT_ALT_NAME = "2.5.29.17";
 const OID_ECDSA_WITH_SHA512 = "1.2.840.10045.4.3.4";
 const DAY_MS = 86_400_000;
-
-/** 4 bytes for an IPv4 literal, 16 for IPv6 (brackets and a `%zone` are dropped), else null. */
-export function parseIpAddress(text: string): Uint8Array | null {
-  const host = text.replace(/^\[(.*)\]$/, "$1").replace(/%.*$/, "");
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (v4) {
-    const bytes = v4.slice(1).map(Number);
-    return bytes.every((b) => b <= 255) ? new Uint8Array(bytes) : null;
-  }
-  if (!host.includes(":") || !/^[0-9a-fA-F:.]+$/.test(host)) return null;
-  const halves = host.split("::");
-  if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const pieces = part.split(":");
-    for (const [i, piece] of pieces.entries()) {
-      if (piece.includes(".") && i === pieces.length - 1) {
-        const tail = parseIpAddress(piece);
-        if (!tail || tail.length !== 4) return null;
-        out.push((tail[0]! << 8) | tail[1]!, (tail[2]! << 8) | tail[3]!);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(piece)) {
-        out.push(parseInt(piece, 16));
-      } else {
-        return null;
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!head || !tail) return null;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
-  const all = [...head, ...Array(missing).fill(0), ...tail];
-  const bytes = new Uint8Array(16);
-  all.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return bytes;
-}
 
 function pem(label: string, der: Uint8Array): string {
   let binary = "";

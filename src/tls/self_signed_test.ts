@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  generateCertificateKeys,
-  generateSelfSignedCertificate,
-  parseIpAddress,
-} from "./self_signed.ts";
+import { generateCertificateKeys, generateSelfSignedCertificate } from "./self_signed.ts";
 
 const hasOpenssl = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
   .output().then((o) => o.success, () => false);
@@ -25,26 +21,6 @@ async function openssl(args: string[], stdin?: string): Promise<{ code: number; 
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   return { code: out.code, out: text };
 }
-
-Deno.test("parseIpAddress() reads IPv4 and IPv6 literals and rejects names", async (t) => {
-  const cases: [string, number[] | null][] = [
-    ["10.0.0.15", [10, 0, 0, 15]],
-    ["[::1]", [...Array(15).fill(0), 1]],
-    ["fd00::2", [0xfd, 0, ...Array(13).fill(0), 2]],
-    ["::ffff:10.1.2.3", [...Array(10).fill(0), 0xff, 0xff, 10, 1, 2, 3]],
-    ["fe80::1%eth0", [0xfe, 0x80, ...Array(13).fill(0), 1]],
-    ["256.0.0.1", null],
-    ["1::2::3", null],
-    ["1:2:3:4:5:6:7:8:9", null],
-    ["agent.example.net", null],
-  ];
-  for (const [text, expected] of cases) {
-    await t.step(text, () => {
-      const got = parseIpAddress(text);
-      assert.deepEqual(got ? [...got] : null, expected);
-    });
-  }
-});
 
 Deno.test("generateSelfSignedCertificate() uses a key pair generated ahead", async () => {
   const keys = generateCertificateKeys("p256");
