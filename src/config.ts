@@ -57,7 +57,8 @@ export interface Config {
   networkInterface: string | null;
   // --- inspection (spec 06) ---
   inspectionCallbackUrl: string | null;
-  inspectionCollectors: string;
+  /** null when unset: `default,logs`, and inspection only with a callback URL (spec 06 §1). */
+  inspectionCollectors: string | null;
   inspectionDhcpWaitTimeout: number;
   inspectionDhcpAllInterfaces: boolean;
   lldpTimeout: number;

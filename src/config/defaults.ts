@@ -32,7 +32,7 @@ export function defaultConfig(): Config {
     ipLookupSleep: 10,
     networkInterface: null,
     inspectionCallbackUrl: null,
-    inspectionCollectors: "default,logs",
+    inspectionCollectors: null,
     inspectionDhcpWaitTimeout: 60,
     inspectionDhcpAllInterfaces: false,
     lldpTimeout: 30,

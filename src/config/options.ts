@@ -257,8 +257,9 @@ const OPTIONS = [
     key: "inspectionCollectors",
     option: "inspection_collectors",
     kernel: "ipa-inspection-collectors",
-    type: text(),
-    description: "Inspection collectors, comma-separated, run in order",
+    type: orNull(text()),
+    description: "Inspection collectors, comma-separated, run in order (unset: `default,logs`); " +
+      "set, with an API URL and no callback URL, enables inspection",
   }),
   option({
     key: "inspectionDhcpWaitTimeout",

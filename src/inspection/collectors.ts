@@ -98,6 +98,9 @@ export const COLLECTORS: Readonly<Record<string, Collector>> = {
   lldp: collectLldp,
 };
 
+/** What runs when `inspection_collectors` is unset (spec 10). */
+export const DEFAULT_COLLECTORS = "default,logs";
+
 /** `default,logs` → ["default", "logs"]. */
 export function parseCollectorNames(text: string): string[] {
   return text.split(",").map((n) => n.trim()).filter((n) => n !== "");

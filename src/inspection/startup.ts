@@ -5,6 +5,7 @@ import type { HardwareManagers } from "../hardware/dispatch.ts";
 import type { Logger } from "../log.ts";
 import type { Runner } from "../system/run.ts";
 import { inspectionCallbackUrls } from "./callback_url.ts";
+import { DEFAULT_COLLECTORS } from "./collectors.ts";
 import { inspect } from "./inspect.ts";
 
 export interface StartupInspectionOptions {
@@ -25,10 +26,7 @@ export async function runStartupInspection(
     urls = inspectionCallbackUrls({
       inspectionCallbackUrl: config.inspectionCallbackUrl,
       apiUrl: config.apiUrl,
-      // TODO(#4): the configuration does not record whether inspection_collectors was set
-      // explicitly, so the IPA-master rule (collectors + api_url → /v1/continue_inspection)
-      // is not applied at start-up; an explicit callback URL is required.
-      collectorsConfigured: false,
+      collectorsConfigured: config.inspectionCollectors !== null,
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -42,7 +40,7 @@ export async function runStartupInspection(
   try {
     return await inspect({
       urls,
-      collectors: config.inspectionCollectors,
+      collectors: config.inspectionCollectors ?? DEFAULT_COLLECTORS,
       runner: options.runner,
       log,
       managers: options.managers,
