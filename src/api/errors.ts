@@ -227,6 +227,12 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/** The operator-facing text of an error: an agent error's details without its class title. */
+export function reason(err: unknown): string {
+  if (err instanceof AgentError) return err.details || err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** The WSME-style HTTP error body of spec 02 §7; `faultstring` is always a string. */
 export function toFaultBody(err: AgentError): { faultcode: string; faultstring: string } {
   return {

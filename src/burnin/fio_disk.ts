@@ -4,12 +4,11 @@
  * every one of them passes `assertMayWrite` before fio starts: a burn-in writes the whole
  * disk, so under `--protect-host` only devices named in `--only-block-devices` are touched.
  */
-import { CommandExecutionError } from "../api/errors.ts";
+import { CommandExecutionError, reason } from "../api/errors.ts";
 import type { BlockDevice } from "../inventory/types.ts";
 import type { Logger } from "../log.ts";
 import { assertMayWrite, type FenceOptions } from "../system/fence.ts";
 import { commandLine, type Runner } from "../system/run.ts";
-import { reason } from "./reason.ts";
 import type { DiskSettings } from "./settings.ts";
 import { runSmartSelfTests, type SmartOptions } from "./smart_self_test.ts";
 

@@ -7,10 +7,9 @@
  * backend (etcd, ZooKeeper, ...) with group membership and locks; this agent has no client for
  * those, so it refuses such a node with an error that says so instead of guessing a partner.
  */
-import { CleaningError, CommandExecutionError } from "../api/errors.ts";
+import { CleaningError, CommandExecutionError, reason } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
 import { commandLine, type Runner, ToolError } from "../system/run.ts";
-import { reason } from "./reason.ts";
 import type { NetworkSettings } from "./settings.ts";
 
 export type NetworkRole = "writer" | "reader";

@@ -3,10 +3,9 @@
  * §10): start one on every disk, poll each disk's self-test status until none is running, and
  * fail the step naming the disks whose test did not complete without error.
  */
-import { CleaningError } from "../api/errors.ts";
+import { CleaningError, reason } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Runner } from "../system/run.ts";
-import { reason } from "./reason.ts";
 
 /** Seconds between status polls, as IPA waits. */
 export const SMART_POLL_SECONDS = 30;

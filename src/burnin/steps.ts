@@ -5,7 +5,8 @@
  * it overwrites the disks of a deployed instance). Settings come from `node.driver_info` and
  * are checked before the command starts, so a bad value answers 400 naming the key.
  */
-import type { Dispatcher, Node, StepDefinition } from "../hardware/manager.ts";
+import type { z } from "zod";
+import type { Dispatcher, StepContext, StepDefinition } from "../hardware/manager.ts";
 import type { FenceOptions } from "../system/fence.ts";
 import type { Runner } from "../system/run.ts";
 import { burninDisks } from "./fio_disk.ts";
@@ -26,71 +27,60 @@ export interface BurninStepsOptions {
   managers: Pick<Dispatcher, "dispatch">;
 }
 
-const CLEAN = { priority: 0, abortable: true } as const;
-const SERVICE = { priority: 0 } as const;
+const CLEAN = { clean: { priority: 0, abortable: true } } as const;
+const CLEAN_AND_SERVICE = { ...CLEAN, service: { priority: 0 } } as const;
+
+/**
+ * A burn-in step of the `deploy` interface, its settings read from `driver_info` (errors name
+ * the step) to validate the request and again to run; the step's result is `null`.
+ */
+function burninStep<S extends z.ZodObject>(
+  step: string,
+  offers: Pick<StepDefinition, "clean" | "service">,
+  schema: S,
+  burnin: (settings: z.output<S>, ctx: StepContext) => Promise<void>,
+): StepDefinition {
+  return {
+    step,
+    interface: "deploy",
+    ...offers,
+    validate: (_args, node) => void readSettings(schema, node, step),
+    async run(ctx) {
+      await burnin(readSettings(schema, ctx.node, step), ctx);
+      return null;
+    },
+  };
+}
 
 export function burninSteps(options: BurninStepsOptions): StepDefinition[] {
   const { runner, fence, managers } = options;
   return [
-    {
-      step: "burnin_cpu",
-      interface: "deploy",
-      clean: CLEAN,
-      service: SERVICE,
-      validate: (_args, node: Node) => void readSettings(cpuSettings, node, "burnin_cpu"),
-      async run(step) {
-        const settings = readSettings(cpuSettings, step.node, "burnin_cpu");
-        await runStressNg(runner, stressNgCpu(settings), { log: step.log, signal: step.signal });
-        return null;
-      },
-    },
-    {
-      step: "burnin_memory",
-      interface: "deploy",
-      clean: CLEAN,
-      service: SERVICE,
-      validate: (_args, node: Node) => void readSettings(memorySettings, node, "burnin_memory"),
-      async run(step) {
-        const settings = readSettings(memorySettings, step.node, "burnin_memory");
-        await runStressNg(runner, stressNgMemory(settings), {
-          log: step.log,
-          signal: step.signal,
-        });
-        return null;
-      },
-    },
-    {
-      step: "burnin_disk",
-      interface: "deploy",
-      clean: CLEAN,
-      validate: (_args, node: Node) => void readSettings(diskSettings, node, "burnin_disk"),
-      async run(step) {
-        await burninDisks({
-          runner,
-          log: step.log,
-          settings: readSettings(diskSettings, step.node, "burnin_disk"),
-          listDisks: () => managers.dispatch("listBlockDevices", {}),
-          fence,
-          signal: step.signal,
-        });
-        return null;
-      },
-    },
-    {
-      step: "burnin_network",
-      interface: "deploy",
-      clean: CLEAN,
-      service: SERVICE,
-      validate: (_args, node: Node) => void readSettings(networkSettings, node, "burnin_network"),
-      async run(step) {
-        await burninNetwork({
-          runner,
-          log: step.log,
-          settings: readSettings(networkSettings, step.node, "burnin_network"),
-          signal: step.signal,
-        });
-        return null;
-      },
-    },
+    burninStep(
+      "burnin_cpu",
+      CLEAN_AND_SERVICE,
+      cpuSettings,
+      (settings, { log, signal }) => runStressNg(runner, stressNgCpu(settings), { log, signal }),
+    ),
+    burninStep(
+      "burnin_memory",
+      CLEAN_AND_SERVICE,
+      memorySettings,
+      (settings, { log, signal }) => runStressNg(runner, stressNgMemory(settings), { log, signal }),
+    ),
+    burninStep("burnin_disk", CLEAN, diskSettings, (settings, { log, signal }) =>
+      burninDisks({
+        runner,
+        log,
+        settings,
+        listDisks: () => managers.dispatch("listBlockDevices", {}),
+        fence,
+        signal,
+      })),
+    burninStep(
+      "burnin_network",
+      CLEAN_AND_SERVICE,
+      networkSettings,
+      (settings, { log, signal }) => burninNetwork({ runner, log, settings, signal }),
+    ),
   ];
 }

@@ -4,10 +4,9 @@
  * timeout is that plus a grace period, so a stress-ng that hangs while tearing down its workers
  * (a vm stressor on 98 % of memory can take a while) is still killed.
  */
-import { CommandExecutionError } from "../api/errors.ts";
+import { CommandExecutionError, reason } from "../api/errors.ts";
 import type { Logger } from "../log.ts";
 import { commandLine, type Runner } from "../system/run.ts";
-import { reason } from "./reason.ts";
 import type { CpuSettings, MemorySettings } from "./settings.ts";
 
 /** Time stress-ng gets beyond `--timeout` to reap its workers and print its metrics. */

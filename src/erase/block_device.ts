@@ -3,7 +3,7 @@
  * then try, in order, the drive's own secure erase (NVMe sanitize/format, ATA Security Erase),
  * a discard, and finally an overwrite with shred. Resolves to a report naming the method.
  */
-import { AgentError, BlockDeviceEraseError } from "../api/errors.ts";
+import { BlockDeviceEraseError, reason } from "../api/errors.ts";
 import type { Node } from "../hardware/manager.ts";
 import type { BlockDevice } from "../inventory/types.ts";
 import type { Logger } from "../log.ts";
@@ -59,11 +59,6 @@ async function skipReason(
     );
   }
   return null;
-}
-
-function reason(err: unknown): string {
-  if (err instanceof AgentError) return err.details || err.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Erases one whole device with the best method it supports. */

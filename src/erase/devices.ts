@@ -5,19 +5,15 @@
  * device passes the fence and the shared-filesystem guard before the first one is touched, so
  * one refusal leaves all disks as they were.
  */
-import { AgentError, BlockDeviceEraseError } from "../api/errors.ts";
+import { AgentError, BlockDeviceEraseError, reason } from "../api/errors.ts";
 import type { Node } from "../hardware/manager.ts";
 import { InvalidRootDeviceHintError } from "../hints/root_device.ts";
 import { findSkippedDevices, getSkipList } from "../hints/skip_list.ts";
 import { listBlockDevices } from "../inventory/block_devices.ts";
 import type { BlockDevice } from "../inventory/types.ts";
-import type { Logger } from "../log.ts";
-import { assertMayWrite, type FenceOptions } from "../system/fence.ts";
-import type { Runner } from "../system/run.ts";
 import type { DeviceEraseReport, EraseBlockDeviceContext } from "./block_device.ts";
 import { eraseKnobs } from "./knobs.ts";
-import { probeDevice } from "./probe.ts";
-import { checkProbedDevice, guardEnabled } from "./safety.ts";
+import { assertMayEraseAll, type EraseStepOptions } from "./preflight.ts";
 
 /** Live state of one device, published through the step's `progress()`. */
 export interface DeviceProgress {
@@ -27,13 +23,7 @@ export interface DeviceProgress {
   error?: string;
 }
 
-export interface EraseDevicesOptions {
-  runner: Runner;
-  log: Logger;
-  node: Node;
-  onlyBlockDevices: readonly string[];
-  guardSpecialFilesystems: boolean;
-  fence?: FenceOptions;
+export interface EraseDevicesOptions extends EraseStepOptions {
   signal?: AbortSignal;
   progress?(report: Record<string, unknown>): void;
   /** Devices left alone as a skip-listed one (RAID volumes and holders kept by spec 12). */
@@ -44,11 +34,6 @@ export interface EraseDevicesOptions {
     device: BlockDevice,
     ctx: EraseBlockDeviceContext,
   ): Promise<DeviceEraseReport | null>;
-}
-
-function reason(err: unknown): string {
-  if (err instanceof AgentError) return err.details || err.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Disks to erase: the listing minus skip-listed devices (spec 09 §2 step 1). */
@@ -85,20 +70,14 @@ async function selectDisks(options: EraseDevicesOptions): Promise<BlockDevice[]>
 export async function eraseDevices(
   options: EraseDevicesOptions,
 ): Promise<Record<string, DeviceEraseReport | null>> {
-  const { runner, log, node } = options;
+  const { log, node } = options;
   const knobs = eraseKnobs(node);
   const disks = await selectDisks(options);
   if (disks.length === 0) {
     log.info("No block devices to erase");
     return {};
   }
-  // Every refusal happens before any device is touched.
-  if (options.fence) {
-    for (const disk of disks) assertMayWrite(options.fence, disk.name, "erase");
-  }
-  if (guardEnabled(node, options.guardSpecialFilesystems)) {
-    for (const disk of disks) checkProbedDevice(disk.name, await probeDevice(runner, disk.name));
-  }
+  await assertMayEraseAll(options, disks.map((device) => ({ device })), "erase");
 
   const state: Record<string, DeviceProgress> = {};
   for (const disk of disks) state[disk.name] = { state: "queued" };

@@ -5,38 +5,20 @@
  * device whose erase failed, has its metadata destroyed instead. Failures are collected and
  * reported together once every device has been tried.
  */
-import { AgentError, BlockDeviceEraseError } from "../api/errors.ts";
-import type { Node } from "../hardware/manager.ts";
-import type { Logger } from "../log.ts";
-import { assertMayWrite, type FenceOptions } from "../system/fence.ts";
-import type { Runner } from "../system/run.ts";
-import { type BusyWait, destroyDiskMetadata } from "./destroy.ts";
+import { BlockDeviceEraseError, reason } from "../api/errors.ts";
+import { destroyDiskMetadata } from "./destroy.ts";
 import { listErasableDevices } from "./erasable.ts";
 import { eraseKnobs } from "./knobs.ts";
+import type { EraseDevicesMetadataOptions } from "./metadata.ts";
 import { nvmeErase } from "./nvme.ts";
-import { checkProbedDevice, guardEnabled } from "./safety.ts";
+import { assertMayEraseAll } from "./preflight.ts";
 
-export interface EraseDevicesExpressOptions {
-  runner: Runner;
-  log: Logger;
-  node: Node;
-  onlyBlockDevices: readonly string[];
-  guardSpecialFilesystems: boolean;
-  fence?: FenceOptions;
+export interface EraseDevicesExpressOptions extends EraseDevicesMetadataOptions {
   signal?: AbortSignal;
-  /** Devices to keep with everything on them (RAID volumes kept by spec 12). */
-  excludeDevices?: readonly string[];
-  busyWait?: BusyWait;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** How each device was erased: an NVMe method name or `metadata`. */
 export type ExpressReport = Record<string, string>;
-
-function reason(err: unknown): string {
-  if (err instanceof AgentError) return err.details || err.message;
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Erases every erasable device the express way; resolves to the method used per device. */
 export async function eraseDevicesExpress(
@@ -44,19 +26,8 @@ export async function eraseDevicesExpress(
 ): Promise<ExpressReport> {
   const { runner, log, node } = options;
   const knobs = eraseKnobs(node);
-  const erasable = await listErasableDevices(runner, {
-    log,
-    node,
-    onlyBlockDevices: options.onlyBlockDevices,
-    excludeDevices: options.excludeDevices,
-  });
-  // Every refusal happens before any device is touched.
-  if (options.fence) {
-    for (const { device } of erasable) assertMayWrite(options.fence, device.name, "erase");
-  }
-  if (guardEnabled(node, options.guardSpecialFilesystems)) {
-    for (const { device, probe } of erasable) checkProbedDevice(device.name, probe);
-  }
+  const erasable = await listErasableDevices(runner, options);
+  await assertMayEraseAll(options, erasable, "erase");
   log.info("Express erasure of block devices", {
     devices: erasable.map((e) => e.device.name).join(",") || "none",
   });

@@ -72,20 +72,6 @@ export function commandLine(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(" ");
 }
 
-function failure(
-  line: string,
-  code: number | null,
-  stdout: string,
-  stderr: string,
-  timedOut: boolean,
-  timeoutMs: number,
-): ToolError {
-  const reason = timedOut
-    ? `timed out after ${timeoutMs / 1000} s and was killed`
-    : `exited with code ${code}${stderr.trim() ? `: ${stderr.trim().slice(0, 2000)}` : ""}`;
-  return new ToolError({ command: line, exitCode: code, stderr, stdout }, reason);
-}
-
 /** Seconds a timed-out or aborted tool gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2_000;
 
@@ -111,7 +97,21 @@ function killAfterGrace(child: Deno.ChildProcess, signal: AbortSignal): void {
   });
 }
 
-function spawn(cmd: string, args: readonly string[], options: RunOptions, stdin: "piped" | "null") {
+/** A started tool, with what its exit check needs. */
+interface Spawned {
+  child: Deno.ChildProcess;
+  line: string;
+  timeout: AbortSignal;
+  timeoutMs: number;
+  okCodes: readonly number[];
+}
+
+function spawn(
+  cmd: string,
+  args: readonly string[],
+  options: RunOptions,
+  stdin: "piped" | "null",
+): Spawned {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
@@ -127,7 +127,7 @@ function spawn(cmd: string, args: readonly string[], options: RunOptions, stdin:
       signal,
     }).spawn();
     killAfterGrace(child, signal);
-    return { child, line, timeout, timeoutMs };
+    return { child, line, timeout, timeoutMs, okCodes: options.okCodes ?? [0] };
   } catch (err) {
     throw new ToolError({ command: line, exitCode: null, stderr: "" }, `could not start: ${err}`, {
       cause: err,
@@ -135,53 +135,43 @@ function spawn(cmd: string, args: readonly string[], options: RunOptions, stdin:
   }
 }
 
-async function finish(
-  child: Deno.ChildProcess,
-  line: string,
-  timeout: AbortSignal,
-  timeoutMs: number,
-  okCodes: readonly number[],
-): Promise<RunResult> {
-  const out = await child.output();
+/** The tool's result, or a `ToolError` when it failed, timed out or was killed. */
+function checkExit(
+  { line, timeout, timeoutMs, okCodes }: Spawned,
+  status: Deno.CommandStatus,
+  stdout: string,
+  stderr: string,
+): RunResult {
+  const { code } = status;
+  if (okCodes.includes(code) && status.signal === null) return { code, stdout, stderr };
+  const reason = timeout.aborted
+    ? `timed out after ${timeoutMs / 1000} s and was killed`
+    : `exited with code ${code}${stderr.trim() ? `: ${stderr.trim().slice(0, 2000)}` : ""}`;
+  throw new ToolError({ command: line, exitCode: code, stderr, stdout }, reason);
+}
+
+async function finish(spawned: Spawned): Promise<RunResult> {
+  const out = await spawned.child.output();
   const decoder = new TextDecoder();
-  const stdout = decoder.decode(out.stdout);
-  const stderr = decoder.decode(out.stderr);
-  if (!okCodes.includes(out.code) || out.signal !== null) {
-    throw failure(line, out.code, stdout, stderr, timeout.aborted, timeoutMs);
-  }
-  return { code: out.code, stdout, stderr };
+  return checkExit(spawned, out, decoder.decode(out.stdout), decoder.decode(out.stderr));
 }
 
 /** Like `finish`, for a child whose stdout the caller reads. */
-async function finishStreamed(
-  child: Deno.ChildProcess,
-  line: string,
-  timeout: AbortSignal,
-  timeoutMs: number,
-  okCodes: readonly number[],
-): Promise<RunResult> {
+async function finishStreamed(spawned: Spawned): Promise<RunResult> {
   const [status, stderr] = await Promise.all([
-    child.status,
-    new Response(child.stderr).text(),
+    spawned.child.status,
+    new Response(spawned.child.stderr).text(),
   ]);
-  if (!okCodes.includes(status.code) || status.signal !== null) {
-    throw failure(line, status.code, "", stderr, timeout.aborted, timeoutMs);
-  }
-  return { code: status.code, stdout: "", stderr };
+  return checkExit(spawned, status, "", stderr);
 }
 
 /** The real runner, backed by `Deno.Command`. */
 export const systemRunner: Runner = {
   async run(cmd, args, options = {}) {
     const input = options.input;
-    const { child, line, timeout, timeoutMs } = spawn(
-      cmd,
-      args,
-      options,
-      input === undefined ? "null" : "piped",
-    );
+    const spawned = spawn(cmd, args, options, input === undefined ? "null" : "piped");
     if (input !== undefined) {
-      const writer = child.stdin.getWriter();
+      const writer = spawned.child.stdin.getWriter();
       try {
         await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
         await writer.close();
@@ -189,18 +179,16 @@ export const systemRunner: Runner = {
         // The tool exited without reading all of stdin; its exit status tells what happened.
       }
     }
-    return await finish(child, line, timeout, timeoutMs, options.okCodes ?? [0]);
+    return await finish(spawned);
   },
 
   pipe(cmd, args, options = {}) {
-    const { child, line, timeout, timeoutMs } = spawn(cmd, args, options, "piped");
-    const okCodes = options.okCodes ?? [0];
+    const spawned = spawn(cmd, args, options, "piped");
+    const { child } = spawned;
     return {
       stdin: child.stdin,
       stdout: options.streamStdout ? child.stdout : undefined,
-      done: options.streamStdout
-        ? finishStreamed(child, line, timeout, timeoutMs, okCodes)
-        : finish(child, line, timeout, timeoutMs, okCodes),
+      done: options.streamStdout ? finishStreamed(spawned) : finish(spawned),
       kill() {
         try {
           child.kill("SIGKILL");
