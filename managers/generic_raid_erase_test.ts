@@ -9,6 +9,7 @@ import { emptySysfs, type FakeRunner, fakeRunner, testdata } from "../src/erase/
 import { PROBE_LSBLK_ARGS } from "../src/erase/probe.ts";
 import type { Dispatcher, HardwareManager, ImageDeployer, Node } from "../src/hardware/manager.ts";
 import { LSBLK_ARGS } from "../src/inventory/block_devices.ts";
+import { lsblkEntry } from "../src/inventory/_test_lsblk.ts";
 import { Logger } from "../src/log.ts";
 import createGenericManager from "./generic.ts";
 
@@ -38,20 +39,7 @@ function machine(): FakeRunner {
   return fakeRunner((line, cmd, args) => {
     if (line === ["lsblk", ...LSBLK_ARGS].join(" ")) {
       return JSON.stringify({
-        blockdevices: DEVICES.map((d) => ({
-          kname: d.kname,
-          model: null,
-          size: 8 * GiB,
-          rota: false,
-          type: d.type,
-          uuid: null,
-          partuuid: null,
-          serial: null,
-          wwn: null,
-          "log-sec": 512,
-          "phy-sec": 512,
-          tran: null,
-        })),
+        blockdevices: DEVICES.map((d) => lsblkEntry(d.kname, d.type, { size: 8 * GiB })),
       });
     }
     const target = (args.at(-1) ?? "").replace(/^\/dev\//, "");

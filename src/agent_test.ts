@@ -37,6 +37,32 @@ function agentConfig(apiUrl: string) {
   };
 }
 
+/** Ironic's lookup answer for NODE, handing out `agentToken`. */
+function lookupAnswer(agentToken: string): Response {
+  return json(200, {
+    node: { uuid: NODE, properties: {}, instance_info: {}, driver_internal_info: {} },
+    config: { heartbeat_timeout: 300, agent_token: agentToken },
+  });
+}
+
+/** Starts `Agent.run()`; disposing of the result aborts the agent and waits for the run to end. */
+function runAgent(config: ReturnType<typeof agentConfig>, relookupDelayMs: number) {
+  const stop = new AbortController();
+  const running = new Agent({
+    config,
+    runner: systemRunner,
+    log: new Logger(),
+    signal: stop.signal,
+    relookupDelayMs,
+  }).run();
+  return {
+    async [Symbol.asyncDispose]() {
+      stop.abort();
+      await running;
+    },
+  };
+}
+
 async function waitFor(check: () => boolean, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -52,10 +78,7 @@ Deno.test("Agent looks the node up again after Ironic rejects its token, and for
     handler(req) {
       if (req.path === "/v1/lookup") {
         lookups++;
-        return json(200, {
-          node: { uuid: NODE, properties: {}, instance_info: {}, driver_internal_info: {} },
-          config: { heartbeat_timeout: 300, agent_token: lookups === 1 ? TOKEN_A : TOKEN_B },
-        });
+        return lookupAnswer(lookups === 1 ? TOKEN_A : TOKEN_B);
       }
       if (req.path === `/v1/heartbeat/${NODE}`) {
         const body = req.body as { agent_token: string };
@@ -69,48 +92,35 @@ Deno.test("Agent looks the node up again after Ironic rejects its token, and for
     },
   });
   const config = agentConfig(ironic.url);
-  const stop = new AbortController();
-  const agent = new Agent({
-    config,
-    runner: systemRunner,
-    log: new Logger(),
-    signal: stop.signal,
-    relookupDelayMs: 0,
-  });
-  const running = agent.run();
-  try {
-    await waitFor(() => heartbeats.some((h) => h.agent_token === TOKEN_B), 15_000, "heartbeat B");
-    assert.equal(lookups, 2);
-    assert.deepEqual(heartbeats.map((h) => h.agent_token), [TOKEN_A, TOKEN_B]);
-    const lookup = ironic.requests.find((r) => r.path === "/v1/lookup")!;
-    assert.equal(lookup.headers.get("x-openstack-ironic-api-version"), "1.62");
-    assert.match(lookup.query.get("addresses") ?? "", /^([0-9a-f]{2}:){5}[0-9a-f]{2}/);
+  await using _agent = runAgent(config, 0);
+  await waitFor(() => heartbeats.some((h) => h.agent_token === TOKEN_B), 15_000, "heartbeat B");
+  assert.equal(lookups, 2);
+  assert.deepEqual(heartbeats.map((h) => h.agent_token), [TOKEN_A, TOKEN_B]);
+  const lookup = ironic.requests.find((r) => r.path === "/v1/lookup")!;
+  assert.equal(lookup.headers.get("x-openstack-ironic-api-version"), "1.62");
+  assert.match(lookup.query.get("addresses") ?? "", /^([0-9a-f]{2}:){5}[0-9a-f]{2}/);
 
-    // The API now takes the new token only.
-    const base = `http://127.0.0.1:${config.listenPort}/v1/commands/?wait=true&agent_token=`;
-    const body = JSON.stringify({ name: "standby.power_off", params: {} });
-    const old = await fetch(base + TOKEN_A, { method: "POST", body });
-    assert.equal(old.status, 401);
-    await old.body?.cancel();
-    const res = await fetch(base + TOKEN_B, { method: "POST", body });
-    assert.equal((await res.json()).command_status, "SUCCEEDED");
-    // A finished async command forces a heartbeat within ~5 s, not after 90-180 s.
-    await waitFor(() => heartbeats.length >= 3, 9_000, "forced heartbeat");
-    const heartbeat = ironic.requests.find((r) => r.path === `/v1/heartbeat/${NODE}`)!;
-    assert.equal(heartbeat.headers.get("x-openstack-ironic-api-version"), "1.68");
-    assert.deepEqual(Object.keys(heartbeat.body as object).sort(), [
-      "agent_token",
-      "agent_version",
-      "callback_url",
-    ]);
-    assert.equal(
-      (heartbeat.body as { callback_url: string }).callback_url,
-      `http://127.0.0.1:${config.listenPort}`,
-    );
-  } finally {
-    stop.abort();
-    await running;
-  }
+  // The API now takes the new token only.
+  const base = `http://127.0.0.1:${config.listenPort}/v1/commands/?wait=true&agent_token=`;
+  const body = JSON.stringify({ name: "standby.power_off", params: {} });
+  const old = await fetch(base + TOKEN_A, { method: "POST", body });
+  assert.equal(old.status, 401);
+  await old.body?.cancel();
+  const res = await fetch(base + TOKEN_B, { method: "POST", body });
+  assert.equal((await res.json()).command_status, "SUCCEEDED");
+  // A finished async command forces a heartbeat within ~5 s, not after 90-180 s.
+  await waitFor(() => heartbeats.length >= 3, 9_000, "forced heartbeat");
+  const heartbeat = ironic.requests.find((r) => r.path === `/v1/heartbeat/${NODE}`)!;
+  assert.equal(heartbeat.headers.get("x-openstack-ironic-api-version"), "1.68");
+  assert.deepEqual(Object.keys(heartbeat.body as object).sort(), [
+    "agent_token",
+    "agent_version",
+    "callback_url",
+  ]);
+  assert.equal(
+    (heartbeat.body as { callback_url: string }).callback_url,
+    `http://127.0.0.1:${config.listenPort}`,
+  );
 });
 
 Deno.test("Agent.run() rejects with LookupNodeError when lookup times out", async () => {
@@ -132,14 +142,8 @@ Deno.test("Agent looks up again only after Ironic rejected its token for the re-
     handler(req) {
       if (req.path === "/v1/lookup") {
         lookups.push(Date.now());
-        return json(200, {
-          node: { uuid: NODE, properties: {}, instance_info: {}, driver_internal_info: {} },
-          // A second lookup sees the masked token: the conductor holds one we never learn.
-          config: {
-            heartbeat_timeout: 300,
-            agent_token: lookups.length === 1 ? TOKEN_A : "******",
-          },
-        });
+        // A second lookup sees the masked token: the conductor holds one we never learn.
+        return lookupAnswer(lookups.length === 1 ? TOKEN_A : "******");
       }
       if (req.path === `/v1/heartbeat/${NODE}`) {
         heartbeats.push(Date.now());
@@ -148,27 +152,13 @@ Deno.test("Agent looks up again only after Ironic rejected its token for the re-
       return ironicError(404, "Not found");
     },
   });
-  const config = agentConfig(ironic.url);
-  const stop = new AbortController();
-  const agent = new Agent({
-    config,
-    runner: systemRunner,
-    log: new Logger(),
-    signal: stop.signal,
-    relookupDelayMs: 4_000,
-  });
-  const running = agent.run();
-  try {
-    // Rejections come every 5-10 s: the first, then one past the delay, which looks up again;
-    // the new heartbeater's rejections start a new streak, so no third lookup yet.
-    await waitFor(() => heartbeats.length >= 3, 25_000, "three rejected heartbeats");
-    assert.equal(lookups.length, 2);
-    assert.ok(
-      lookups[1]! - heartbeats[0]! >= 4_000,
-      `re-lookup ${lookups[1]! - heartbeats[0]!} ms after the first rejection`,
-    );
-  } finally {
-    stop.abort();
-    await running;
-  }
+  await using _agent = runAgent(agentConfig(ironic.url), 4_000);
+  // Rejections come every 5-10 s: the first, then one past the delay, which looks up again;
+  // the new heartbeater's rejections start a new streak, so no third lookup yet.
+  await waitFor(() => heartbeats.length >= 3, 25_000, "three rejected heartbeats");
+  assert.equal(lookups.length, 2);
+  assert.ok(
+    lookups[1]! - heartbeats[0]! >= 4_000,
+    `re-lookup ${lookups[1]! - heartbeats[0]!} ms after the first rejection`,
+  );
 });

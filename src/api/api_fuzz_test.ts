@@ -15,8 +15,8 @@ import { command, CommandRegistry } from "../commands/registry.ts";
 import { setSink } from "../log.ts";
 import { createHandler } from "./handler.ts";
 import { TokenGuard } from "./token_guard.ts";
+import { crashCommand, echoCommand, TOKEN } from "./_test_commands.ts";
 
-const TOKEN = "mrhhc0KIgFjsAVSxdl1aXDiQyLUgMNzsJzsKZ7EKHmU";
 const REQUESTS = Number(Deno.env.get("FUZZ_REQUESTS") ?? 10_000);
 const DEADLINE_MS = 120_000;
 const CONCURRENCY = 8;
@@ -199,24 +199,15 @@ Deno.test({
     globalThis.addEventListener("unhandledrejection", onUnhandled);
 
     const registry = new CommandRegistry([
-      command({
-        name: "test.echo",
-        async: false,
-        params: z.looseObject({ text: z.string() }),
-        run: (p) => Promise.resolve(p.text),
-      }),
+      echoCommand,
+      // Ends by itself: nothing releases it, unlike the handler tests' gated test.slow.
       command({
         name: "test.slow",
         async: true,
         params: z.looseObject({}),
         run: () => new Promise((r) => setTimeout(() => r("done"), 2)),
       }),
-      command({
-        name: "test.crash",
-        async: false,
-        params: z.looseObject({}),
-        run: () => Promise.reject(new RangeError("boom")),
-      }),
+      crashCommand,
     ]);
     const handler = createHandler({
       executor: new CommandExecutor({ registry }),

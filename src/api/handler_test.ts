@@ -6,32 +6,21 @@ import { CommandExecutor } from "../commands/executor.ts";
 import { command, CommandRegistry } from "../commands/registry.ts";
 import { ImageChecksumError } from "./errors.ts";
 import { setSink } from "../log.ts";
-
-const TOKEN = "mrhhc0KIgFjsAVSxdl1aXDiQyLUgMNzsJzsKZ7EKHmU";
+import { crashCommand, echoCommand, TOKEN } from "./_test_commands.ts";
 
 /** A handler with a few test commands; `release()` lets the blocking async command finish. */
 function setup(options: { token?: string | null } = {}) {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const registry = new CommandRegistry([
-    command({
-      name: "test.echo",
-      async: false,
-      params: z.looseObject({ text: z.string() }),
-      run: (p) => Promise.resolve(p.text),
-    }),
+    echoCommand,
     command({
       name: "test.fail",
       async: false,
       params: z.looseObject({}),
       run: () => Promise.reject(new ImageChecksumError("expected abc, got def")),
     }),
-    command({
-      name: "test.crash",
-      async: false,
-      params: z.looseObject({}),
-      run: () => Promise.reject(new RangeError("boom")),
-    }),
+    crashCommand,
     command({
       name: "test.slow",
       async: true,

@@ -14,22 +14,17 @@ import {
   ProtectedDeviceError,
 } from "../api/errors.ts";
 import { defaultConfig } from "../config.ts";
-import type { Dispatcher, Node, StepContext } from "../hardware/manager.ts";
+import type { Node, StepContext } from "../hardware/manager.ts";
 import { Logger, setSink } from "../log.ts";
 import { systemRunner } from "../system/run.ts";
 import { createLoopDevice, type LoopDevice } from "../../tests/harness/loop.ts";
 import { startImageServer } from "../../tests/harness/image_server.ts";
+import { tool } from "../../tests/harness/process_util.ts";
 import { injectFilesStep } from "./inject_files_step.ts";
+import { installDeviceDispatcher } from "./_test_dispatcher.ts";
 
 setSink(() => {});
 const NODE_UUID = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123";
-
-async function tool(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${text.decode(out.stderr)}`);
-  return text.decode(out.stdout);
-}
 
 /**
  * GPT with two ext4 partitions: p1 "boot" (no /etc), p2 "root" with /etc/old.conf and a link
@@ -99,13 +94,7 @@ function stepFor(disk: LoopDevice, options: { onlyBlockDevices?: string[] } = {}
     imageDownloadConnectionRetries: 0,
     imageDownloadConnectionTimeout: 10,
   };
-  const managers = {
-    dispatch: (name: string) => {
-      assert.equal(name, "getOsInstallDevice");
-      return Promise.resolve(disk.path);
-    },
-    dispatchAll: () => Promise.reject(new Error("not used")),
-  } as unknown as Dispatcher;
+  const managers = installDeviceDispatcher(disk.path);
   const step = injectFilesStep({ runner: systemRunner, config, managers });
   return {
     step,

@@ -9,25 +9,20 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { InvalidCommandParamsError } from "../api/errors.ts";
 import { defaultConfig } from "../config.ts";
-import type { Dispatcher, Node } from "../hardware/manager.ts";
+import type { Node } from "../hardware/manager.ts";
 import { imageDir } from "../image/_test_images.ts";
 import { parseBlkidExport } from "../image/config_drive_partition.ts";
 import { Logger } from "../log.ts";
 import { systemRunner } from "../system/run.ts";
 import { createLoopDevice, type LoopDevice, readBacking } from "../../tests/harness/loop.ts";
 import { startImageServer } from "../../tests/harness/image_server.ts";
+import { tool } from "../../tests/harness/process_util.ts";
 import { createImageDeployer } from "./image_deployer.ts";
+import { installDeviceDispatcher } from "./_test_dispatcher.ts";
 
 const log = new Logger({ test: "partition_deploy_loop" });
 const MIB = 1024 * 1024;
 const ESP_GUID = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
-
-async function tool(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${text.decode(out.stderr)}`);
-  return text.decode(out.stdout);
-}
 
 /** A root filesystem image: ext4 with a file in it, plus its qcow2 conversion. */
 async function buildRootImage(dir: Awaited<ReturnType<typeof imageDir>>, sizeMiB: number) {
@@ -43,7 +38,7 @@ async function buildRootImage(dir: Awaited<ReturnType<typeof imageDir>>, sizeMiB
     "root.img",
     `${sizeMiB}M`,
   ]);
-  await dir.tool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", "root.img", "root.qcow2"]);
+  await dir.toQcow2("root.img", "root.qcow2");
   const raw = await dir.read("root.img");
   const uuid = parseBlkidExport(await tool("blkid", ["-p", "-o", "export", dir.path("root.img")]))
     .UUID;
@@ -64,13 +59,7 @@ async function buildConfigDrive(dir: Awaited<ReturnType<typeof imageDir>>): Prom
 
 function deployerFor(disk: LoopDevice) {
   const config = { ...defaultConfig(), protectHost: true, onlyBlockDevices: [disk.path] };
-  const managers = {
-    dispatch: (name: string) => {
-      assert.equal(name, "getOsInstallDevice");
-      return Promise.resolve(disk.path);
-    },
-    dispatchAll: () => Promise.reject(new Error("not used")),
-  } as unknown as Dispatcher;
+  const managers = installDeviceDispatcher(disk.path);
   return createImageDeployer({ runner: systemRunner, config, managers });
 }
 

@@ -7,21 +7,43 @@ export interface ImageDir extends AsyncDisposable {
   readonly dir: string;
   /** Runs a tool in the directory; throws with its stderr on failure. */
   tool(cmd: string, args: string[]): Promise<void>;
+  /**
+   * `qemu-img convert` of the raw file `source` to the qcow2 image `target`: `compressed` writes
+   * compressed clusters (`-c`), `options` are the qcow2 options (`-o`, e.g. `cluster_size=4096`).
+   */
+  toQcow2(
+    source: string,
+    target: string,
+    settings?: { compressed?: boolean; options?: string },
+  ): Promise<void>;
   path(name: string): string;
   read(name: string): Promise<Uint8Array>;
 }
 
 export async function imageDir(): Promise<ImageDir> {
   const dir = await Deno.makeTempDir({ prefix: "agent-formats-" });
+  async function tool(cmd: string, args: string[]): Promise<void> {
+    const out = await new Deno.Command(cmd, { args, cwd: dir, stdout: "piped", stderr: "piped" })
+      .output();
+    if (!out.success) {
+      throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  }
   return {
     dir,
-    async tool(cmd, args) {
-      const out = await new Deno.Command(cmd, { args, cwd: dir, stdout: "piped", stderr: "piped" })
-        .output();
-      if (!out.success) {
-        throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-      }
-    },
+    tool,
+    toQcow2: (source, target, { compressed = false, options } = {}) =>
+      tool("qemu-img", [
+        "convert",
+        ...(compressed ? ["-c"] : []),
+        "-f",
+        "raw",
+        "-O",
+        "qcow2",
+        ...(options === undefined ? [] : ["-o", options]),
+        source,
+        target,
+      ]),
     path: (name) => `${dir}/${name}`,
     read: (name) => Deno.readFile(`${dir}/${name}`),
     async [Symbol.asyncDispose]() {

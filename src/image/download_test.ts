@@ -5,6 +5,7 @@ import {
   ImageDownloadTimeoutError,
 } from "../api/errors.ts";
 import { Logger } from "../log.ts";
+import { concat } from "../tls/der.ts";
 import { startImageServer } from "../../tests/harness/image_server.ts";
 import {
   type DownloadOptions,
@@ -42,13 +43,7 @@ async function readAll(image: ImageResponse): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   // Chunks share one buffer: keep copies.
   for await (const chunk of image.chunks()) parts.push(chunk.slice());
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 async function rejection<E extends Error>(

@@ -71,17 +71,7 @@ Deno.test("streamImageToDevice() writes qcow2 and compressed images as their raw
   await using dir = await imageDir();
   const raw = sparseContent(3 * 1024 * 1024, { start: 1024 * 1024, length: 1024 * 1024 });
   await Deno.writeFile(dir.path("disk.raw"), raw);
-  await dir.tool("qemu-img", [
-    "convert",
-    "-f",
-    "raw",
-    "-O",
-    "qcow2",
-    "-o",
-    "cluster_size=4096",
-    "disk.raw",
-    "disk.qcow2",
-  ]);
+  await dir.toQcow2("disk.raw", "disk.qcow2", { options: "cluster_size=4096" });
   await dir.tool("gzip", ["-k", "-1", "disk.raw"]);
   await dir.tool("xz", ["-k", "-0", "-T1", "disk.raw"]);
   await dir.tool("zstd", ["-q", "-1", "disk.raw", "-o", "disk.raw.zst"]);
@@ -117,18 +107,10 @@ Deno.test("streamImageToDevice() writes qemu-img -c qcow2 images (deflate, zstd)
   const raw = mixedContent(3 * 1024 * 1024);
   await Deno.writeFile(dir.path("disk.raw"), raw);
   for (const type of ["zlib", "zstd"]) {
-    await dir.tool("qemu-img", [
-      "convert",
-      "-c",
-      "-f",
-      "raw",
-      "-O",
-      "qcow2",
-      "-o",
-      `cluster_size=4096,compression_type=${type}`,
-      "disk.raw",
-      `${type}.qcow2`,
-    ]);
+    await dir.toQcow2("disk.raw", `${type}.qcow2`, {
+      compressed: true,
+      options: `cluster_size=4096,compression_type=${type}`,
+    });
   }
   await using disk = await createLoopDevice({ sizeMiB: DISK_MIB });
   await using server = startImageServer({});

@@ -7,6 +7,7 @@ import {
   COMPRESSION_ZSTD,
   zstdFrameLength,
 } from "./qcow2_compressed.ts";
+import { concat } from "../tls/der.ts";
 
 const CLUSTER = 65536;
 
@@ -14,16 +15,6 @@ function pattern(size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 7 + (i >> 10)) % 251;
   return bytes;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 Deno.test("compressedSpan() reads the offset and sector count of the descriptor", async (t) => {
@@ -55,7 +46,7 @@ Deno.test("ClusterDecompressor decompresses exactly one cluster and ignores what
       await t.step(`${path}, type ${type}`, async () => {
         const decompressor = await ClusterDecompressor.create(type, CLUSTER, { reuse });
         // The span ends on a sector boundary: the next cluster's bytes follow the stream.
-        const span = concat(packed, new Uint8Array(300).fill(0x28));
+        const span = concat([packed, new Uint8Array(300).fill(0x28)]);
         // Twice, with a corrupt one between: the engine is reset after each cluster.
         for (const input of [span, new Uint8Array([7, 0, 0]), span]) {
           let out: Uint8Array;
@@ -131,6 +122,6 @@ Deno.test("zstdFrameLength() finds the end of the frame, checksum included", () 
     params: { [constants.ZSTD_c_checksumFlag]: 1 },
   });
   assert.equal(frame[4]! & 4, 4, "the frame carries a checksum");
-  assert.equal(zstdFrameLength(concat(frame, new Uint8Array(512))), frame.length);
+  assert.equal(zstdFrameLength(concat([frame, new Uint8Array(512)])), frame.length);
   assert.throws(() => zstdFrameLength(frame.subarray(0, frame.length - 1)), /truncated/);
 });

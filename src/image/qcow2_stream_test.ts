@@ -22,17 +22,9 @@ Deno.test("Qcow2StreamDecoder decodes qemu-img output to the raw content", async
   await Deno.writeFile(dir.path("disk.raw"), raw);
   for (const cluster of ["512", "65536"]) {
     await t.step(`cluster_size=${cluster}`, async () => {
-      await dir.tool("qemu-img", [
-        "convert",
-        "-f",
-        "raw",
-        "-O",
-        "qcow2",
-        "-o",
-        `cluster_size=${cluster}`,
-        "disk.raw",
-        `disk-${cluster}.qcow2`,
-      ]);
+      await dir.toQcow2("disk.raw", `disk-${cluster}.qcow2`, {
+        options: `cluster_size=${cluster}`,
+      });
       const qcow2 = await dir.read(`disk-${cluster}.qcow2`);
       for (const chunk of [1000, 7919, 1 << 20]) {
         const out = new MemorySink();
@@ -51,7 +43,7 @@ Deno.test("Qcow2StreamDecoder decodes qemu-img output to the raw content", async
 Deno.test("Qcow2StreamDecoder refuses a truncated image", async () => {
   await using dir = await imageDir();
   await Deno.writeFile(dir.path("sevens.raw"), new Uint8Array(1 << 20).fill(7));
-  await dir.tool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", "sevens.raw", "u.qcow2"]);
+  await dir.toQcow2("sevens.raw", "u.qcow2");
   const whole = await dir.read("u.qcow2");
   await assert.rejects(
     () =>
@@ -131,18 +123,10 @@ Deno.test("Qcow2StreamDecoder decodes qemu-img -c images (deflate and zstd)", as
     for (const cluster of ["512", "4096", "65536", "2M"]) {
       await t.step(`compression_type=${type} cluster_size=${cluster}`, async () => {
         const name = `disk-${type}-${cluster}.qcow2`;
-        await dir.tool("qemu-img", [
-          "convert",
-          "-c",
-          "-f",
-          "raw",
-          "-O",
-          "qcow2",
-          "-o",
-          `cluster_size=${cluster},compression_type=${type}`,
-          "disk.raw",
-          name,
-        ]);
+        await dir.toQcow2("disk.raw", name, {
+          compressed: true,
+          options: `cluster_size=${cluster},compression_type=${type}`,
+        });
         const qcow2 = await dir.read(name);
         const layout = layoutOf(qcow2);
         assert.ok(layout.compressed > 0 && layout.sharedSector > 0, JSON.stringify(layout));
@@ -178,18 +162,7 @@ Deno.test("Qcow2StreamDecoder reads compressed clusters left far behind their L2
     }
   }
   await Deno.writeFile(dir.path("disk.raw"), raw);
-  await dir.tool("qemu-img", [
-    "convert",
-    "-c",
-    "-f",
-    "raw",
-    "-O",
-    "qcow2",
-    "-o",
-    "cluster_size=4096",
-    "disk.raw",
-    "disk.qcow2",
-  ]);
+  await dir.toQcow2("disk.raw", "disk.qcow2", { compressed: true, options: "cluster_size=4096" });
   const qcow2 = await dir.read("disk.qcow2");
   const layout = layoutOf(qcow2);
   assert.ok(layout.farthestBeforeTable > 1024 * 1024, JSON.stringify(layout));
@@ -213,18 +186,10 @@ Deno.test("Qcow2StreamDecoder fails with ImageWriteError on a corrupt compressed
   await Deno.writeFile(dir.path("disk.raw"), mixedContent(1024 * 1024));
   for (const type of ["zlib", "zstd"]) {
     await t.step(type, async () => {
-      await dir.tool("qemu-img", [
-        "convert",
-        "-c",
-        "-f",
-        "raw",
-        "-O",
-        "qcow2",
-        "-o",
-        `compression_type=${type}`,
-        "disk.raw",
-        `${type}.qcow2`,
-      ]);
+      await dir.toQcow2("disk.raw", `${type}.qcow2`, {
+        compressed: true,
+        options: `compression_type=${type}`,
+      });
       const image = await dir.read(`${type}.qcow2`);
       const at = firstCompressed(image);
       // deflate: a final block of the reserved type 3; zstd: no frame magic.
@@ -252,17 +217,11 @@ Deno.test("Qcow2StreamDecoder fails with ImageWriteError on a corrupt compressed
 Deno.test("Qcow2StreamDecoder refuses headers it cannot decode", async (t) => {
   await using dir = await imageDir();
   await Deno.writeFile(dir.path("disk.raw"), mixedContent(256 * 1024));
-  await dir.tool("qemu-img", ["convert", "-c", "-O", "qcow2", "disk.raw", "zlib.qcow2"]);
-  await dir.tool("qemu-img", [
-    "convert",
-    "-c",
-    "-O",
-    "qcow2",
-    "-o",
-    "compression_type=zstd",
-    "disk.raw",
-    "zstd.qcow2",
-  ]);
+  await dir.toQcow2("disk.raw", "zlib.qcow2", { compressed: true });
+  await dir.toQcow2("disk.raw", "zstd.qcow2", {
+    compressed: true,
+    options: "compression_type=zstd",
+  });
   const cases: [string, string, (view: DataView) => void, RegExp][] = [
     [
       "zstd bit without the type",

@@ -9,6 +9,7 @@ import { HardwareManagers } from "../hardware/dispatch.ts";
 import type { Capabilities, HardwareManager } from "../hardware/manager.ts";
 import type { LldpTlv } from "../inventory/lldp_frame.ts";
 import { collectHardwareInfo } from "../inventory/hardware_info.ts";
+import { nic as testNic } from "../inventory/_test_nics.ts";
 import type { NetworkInterface } from "../inventory/types.ts";
 import { Logger } from "../log.ts";
 import { runCollectors } from "./collectors.ts";
@@ -16,22 +17,9 @@ import { runCollectors } from "./collectors.ts";
 const log = new Logger({ test: "lldp_collector" });
 const TLVS: LldpTlv[] = [[1, "04020000000001"], [2, "03020000000001"], [3, "0078"], [0, ""]];
 
+/** `ethN` with MAC address 52:54:00:00:00:0N. */
 function nic(name: string): NetworkInterface {
-  return {
-    name,
-    mac_address: "52:54:00:00:00:0" + name.at(-1),
-    ipv4_address: null,
-    ipv6_address: null,
-    has_carrier: true,
-    lldp: null,
-    vendor: null,
-    product: null,
-    client_id: null,
-    biosdevname: null,
-    speed_mbps: null,
-    pci_address: null,
-    driver: null,
-  };
+  return testNic(name, { mac_address: "52:54:00:00:00:0" + name.at(-1) });
 }
 
 function manager(name: string, support: number, capabilities: Partial<Capabilities>) {

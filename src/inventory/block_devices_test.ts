@@ -9,6 +9,7 @@ import {
   type ParseLsblkOptions,
   parseUdevProperties,
 } from "./block_devices.ts";
+import { lsblkEntry } from "./_test_lsblk.ts";
 
 const log = new Logger({ test: "block_devices" });
 
@@ -139,22 +140,7 @@ Deno.test("parseLsblk() rejects output it cannot read", async (t) => {
     ["not json", /Cannot parse the output of lsblk as JSON/],
     ['{"devices": []}', /no "blockdevices" list/],
     [
-      JSON.stringify({
-        blockdevices: [{
-          kname: "sda",
-          model: null,
-          size: "big",
-          rota: "0",
-          type: "disk",
-          uuid: null,
-          partuuid: null,
-          serial: null,
-          wwn: null,
-          "log-sec": 512,
-          "phy-sec": 512,
-          tran: null,
-        }],
-      }),
+      JSON.stringify({ blockdevices: [lsblkEntry("sda", "disk", { size: "big", rota: "0" })] }),
       /lsblk returned size "big" for device "sda", which is not a whole number/,
     ],
   ];
@@ -169,23 +155,8 @@ Deno.test("parseLsblk() rejects output it cannot read", async (t) => {
 });
 
 Deno.test("parseLsblk() flattens a children tree if lsblk prints one", () => {
-  const entry = (kname: string, type: string, extra = {}) => ({
-    kname,
-    model: null,
-    size: 1024,
-    rota: false,
-    type,
-    uuid: null,
-    partuuid: null,
-    serial: null,
-    wwn: null,
-    "log-sec": 512,
-    "phy-sec": 512,
-    tran: null,
-    ...extra,
-  });
   const json = JSON.stringify({
-    blockdevices: [entry("sda", "disk", { children: [entry("sda1", "part")] })],
+    blockdevices: [lsblkEntry("sda", "disk", { children: [lsblkEntry("sda1", "part")] })],
   });
   assert.deepEqual(names(json, { blockType: "part" }), ["/dev/sda1"]);
 });

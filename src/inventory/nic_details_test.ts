@@ -4,27 +4,9 @@ import { parseLshw } from "./lshw.ts";
 import { fakeRunner } from "../erase/_test_runner.ts";
 import { ToolError } from "../system/run.ts";
 import { Logger } from "../log.ts";
-import type { NetworkInterface } from "./types.ts";
+import { nic } from "./_test_nics.ts";
 
 const testdata = new URL("../../testdata/", import.meta.url);
-
-function nic(name: string): NetworkInterface {
-  return {
-    name,
-    mac_address: "52:54:00:00:00:01",
-    ipv4_address: null,
-    ipv6_address: null,
-    has_carrier: true,
-    lldp: null,
-    vendor: null,
-    product: null,
-    client_id: null,
-    biosdevname: null,
-    speed_mbps: null,
-    pci_address: null,
-    driver: null,
-  };
-}
 
 Deno.test("speedsFromLshw() prefers capacity, falls back to size, converts to Mbit/s", async () => {
   const root = parseLshw(await Deno.readTextFile(new URL("lshw/server-hand.json", testdata)));

@@ -11,6 +11,23 @@ const UUID = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123";
 const TOKEN = "mrhhc0KIgFjsAVSxdl1aXDiQyLUgMNzsJzsKZ7EKHmU";
 const CALLBACK = "http://10.0.0.15:9999";
 
+/**
+ * A heartbeater for node UUID with callback CALLBACK, heartbeat_timeout 300 s and agent token
+ * TOKEN, unless `options` say otherwise.
+ */
+function heartbeaterFor(
+  options: Partial<HeartbeaterOptions> & Pick<HeartbeaterOptions, "client">,
+): Heartbeater {
+  return new Heartbeater({
+    nodeUuid: UUID,
+    callbackUrl: CALLBACK,
+    heartbeatTimeout: 300,
+    agentVersion: "10.2.0",
+    token: () => TOKEN,
+    ...options,
+  });
+}
+
 interface Run {
   /** Virtual ms (since the clock start) of every heartbeat Ironic received. */
   times: number[];
@@ -45,17 +62,7 @@ async function runHeartbeats(
     const client = new IronicClient({ apiUrls: [ironic.url] });
     const controller = new AbortController();
     clock.at(untilMs, () => controller.abort());
-    const heartbeater = new Heartbeater({
-      client,
-      nodeUuid: UUID,
-      callbackUrl: CALLBACK,
-      heartbeatTimeout: 300,
-      agentVersion: "10.2.0",
-      token: () => TOKEN,
-      clock,
-      signal: controller.signal,
-      ...options,
-    });
+    const heartbeater = heartbeaterFor({ client, clock, signal: controller.signal, ...options });
     options.setup?.(heartbeater, clock);
     await heartbeater.start();
   } finally {
@@ -154,7 +161,7 @@ Deno.test("Heartbeater keeps a force requested while a heartbeat is in flight", 
   const controller = new AbortController();
   clock.at(200_000, () => controller.abort());
   let heartbeater: Heartbeater | null = null;
-  heartbeater = new Heartbeater({
+  heartbeater = heartbeaterFor({
     client: {
       heartbeat() {
         times.push(clock.elapsed());
@@ -162,11 +169,6 @@ Deno.test("Heartbeater keeps a force requested while a heartbeat is in flight", 
         return Promise.resolve();
       },
     },
-    nodeUuid: UUID,
-    callbackUrl: CALLBACK,
-    heartbeatTimeout: 300,
-    agentVersion: "10.2.0",
-    token: () => TOKEN,
     clock,
     random: () => 0.5,
     signal: controller.signal,
@@ -268,18 +270,13 @@ Deno.test("Heartbeater logs connection failures and retries", async () => {
     const client = new IronicClient({ apiUrls: [url], ironicApiVersion: "1.68" });
     const controller = new AbortController();
     clock.at(30_000, () => controller.abort());
-    await new Heartbeater({
+    await heartbeaterFor({
       client: {
         heartbeat(uuid, request, signal) {
           attempts.push(clock.elapsed());
           return client.heartbeat(uuid, request, signal);
         },
       },
-      nodeUuid: UUID,
-      callbackUrl: CALLBACK,
-      heartbeatTimeout: 300,
-      agentVersion: "10.2.0",
-      token: () => TOKEN,
       clock,
       random: () => 1,
       signal: controller.signal,
@@ -295,13 +292,8 @@ Deno.test("Heartbeater.stop() ends the loop promptly on the real clock", async (
   const restore = setSink(() => {});
   await using ironic = startFakeIronic({ handler: accepted });
   try {
-    const heartbeater = new Heartbeater({
+    const heartbeater = heartbeaterFor({
       client: new IronicClient({ apiUrls: [ironic.url] }),
-      nodeUuid: UUID,
-      callbackUrl: CALLBACK,
-      heartbeatTimeout: 300,
-      agentVersion: "10.2.0",
-      token: () => TOKEN,
       clock: systemClock,
     });
     const loop = heartbeater.start();
@@ -321,15 +313,7 @@ Deno.test("Heartbeater.stop() ends the loop promptly on the real clock", async (
 
 Deno.test("Heartbeater rejects a non-positive heartbeat_timeout", () => {
   throwsWith(
-    () =>
-      new Heartbeater({
-        client: { heartbeat: () => Promise.resolve() },
-        nodeUuid: UUID,
-        callbackUrl: CALLBACK,
-        heartbeatTimeout: 0,
-        agentVersion: "10.2.0",
-        token: () => null,
-      }),
+    () => heartbeaterFor({ client: { heartbeat: () => Promise.resolve() }, heartbeatTimeout: 0 }),
     RangeError,
     /heartbeat_timeout 0 is not positive/,
   );
