@@ -20,13 +20,11 @@ import {
   conductorLabel,
   e2eReleases,
   enrollNode,
-  printFailureDiagnostics,
   readDisk,
-  setUpFlow,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 import { printDiagnostics, tool } from "../harness/process_util.ts";
 
 /**
@@ -72,14 +70,11 @@ for (const release of e2eReleases()) {
       "no token in logs",
     ignore: cannotRunE2e(),
     async fn() {
-      await using flow = await setUpFlow(release);
-      const { disk, image, ironic } = flow;
-      let watcher: PowerWatcher | null = null;
-      try {
+      await withFlow(release, {}, async (flow) => {
+        const { disk, image, ironic } = flow;
         const node = await enrollNode(flow);
         const secrets = watchSecrets(ironic, node.uuid);
         await using watching = watchNode(flow, node, { maxBoots: 4, autoTls: true });
-        watcher = watching;
 
         await transition(flow, watching, node, "manage", "manage", "manageable");
         await transition(flow, watching, node, "provide", "provide", "available");
@@ -129,10 +124,7 @@ for (const release of e2eReleases()) {
             `${agentLogs.length} agent logs (${agentLogs.reduce((n, l) => n + l.length, 0)} bytes)`,
         );
         await watching.stop();
-      } catch (err) {
-        await printFailureDiagnostics(ironic, watcher);
-        throw err;
-      }
+      });
     },
   });
 }

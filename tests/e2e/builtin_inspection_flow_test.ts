@@ -28,13 +28,11 @@ import {
   enrollNode,
   type Flow,
   physicalMac,
-  printFailureDiagnostics,
   printTimings,
-  setUpFlow,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 
 interface Recorded {
   path: string;
@@ -91,18 +89,16 @@ for (const release of e2eReleases().filter((r) => r === "29")) {
     name: `${conductorLabel(release)} built-in inspection stores the agent's inventory`,
     ignore: cannotRunE2e(),
     async fn() {
-      await using flow = await setUpFlow(release, {
+      await withFlow(release, {
         extraConfig: {
           DEFAULT: { enabled_inspect_interfaces: "agent,no-inspect" },
           // `fake` boot has no validate_inspection, so the `agent` interface refuses managed
           // boot; unmanaged inspection (power off, PXE boot device, power on) is what is left.
           inspector: { require_managed_boot: false },
         },
-      });
-      const { client, ironic, disk } = flow;
-      await using proxy = recordingProxy(ironic.url);
-      let watcher: PowerWatcher | null = null;
-      try {
+      }, async (flow) => {
+        const { client, ironic, disk } = flow;
+        await using proxy = recordingProxy(ironic.url);
         const node = await enrollNode(flow, { inspect_interface: "agent" });
         await using watching = watchNode(flow, node, {
           maxBoots: 3,
@@ -114,7 +110,6 @@ for (const release of e2eReleases().filter((r) => r === "29")) {
             "0",
           ],
         });
-        watcher = watching;
         await transition(flow, watching, node, "manage", "manage", "manageable");
         const inspected = await transition(
           flow,
@@ -166,10 +161,7 @@ for (const release of e2eReleases().filter((r) => r === "29")) {
         assert.deepEqual(watching.problems, []);
         await watching.stop();
         printTimings(flow, "builtin-inspection", watching);
-      } catch (err) {
-        await printFailureDiagnostics(ironic, watcher);
-        throw err;
-      }
+      });
     },
   });
 }

@@ -17,13 +17,11 @@ import {
   e2eReleases,
   enrollNode,
   MiB,
-  printFailureDiagnostics,
-  setUpFlow,
   sha256Hex,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 import { tool } from "../harness/process_util.ts";
 
 const IMAGE_MIB = 8;
@@ -84,13 +82,11 @@ for (const release of e2eReleases()) {
       "through the agent",
     ignore: cannotRunE2e(),
     async fn() {
-      await using flow = await setUpFlow(release, {
+      await withFlow(release, {
         extraConfig: { conductor: { automated_clean: false } },
         diskMiB: DISK_MIB,
-      });
-      const { dir, disk, ironic, images } = flow;
-      let watcher: PowerWatcher | null = null;
-      try {
+      }, async (flow) => {
+        const { dir, disk, images } = flow;
         const { raw, qcow2 } = await buildImages(dir);
         const configdrive = await buildConfigDrive(dir);
         images.serve("/disk.qcow2", { body: { path: qcow2 } });
@@ -103,7 +99,6 @@ for (const release of e2eReleases()) {
           },
         });
         await using watching = watchNode(flow, node, { maxBoots: 2 });
-        watcher = watching;
         await transition(flow, watching, node, "manage", "manage", "manageable");
         await transition(flow, watching, node, "provide", "provide", "available");
         const deployed = await transition(flow, watching, node, "deploy", "active", "active", {
@@ -138,10 +133,7 @@ for (const release of e2eReleases()) {
           "partition 2 holds the config-drive ISO",
         );
         await watching.stop();
-      } catch (err) {
-        await printFailureDiagnostics(ironic, watcher);
-        throw err;
-      }
+      });
     },
   });
 }

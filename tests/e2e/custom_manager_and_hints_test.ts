@@ -23,16 +23,14 @@ import {
   e2eReleases,
   enrollNode,
   MiB,
-  printFailureDiagnostics,
   printTimings,
   readDisk,
   seedBackingFile,
-  setUpFlow,
   sha256Hex,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 
 const ASSET_TAG = "rack-42-u07";
 
@@ -53,16 +51,14 @@ for (const release of e2eReleases()) {
     ignore: cannotRunE2e(),
     async fn() {
       // Nothing but the deployment may touch the disks, so the bystander can be compared.
-      await using flow = await setUpFlow(release, {
+      await withFlow(release, {
         extraConfig: { conductor: { automated_clean: false } },
-      });
-      const { client, image, digest, ironic } = flow;
-      // Both under the 4 GiB default rule; only `target` is at least 1 GiB (sparse files).
-      const bystander = flow.disk; // 64 MiB
-      await using target = await createLoopDevice({ sizeMiB: 1088 });
-      let watcher: PowerWatcher | null = null;
+      }, async (flow) => {
+        const { client, image, digest } = flow;
+        // Both under the 4 GiB default rule; only `target` is at least 1 GiB (sparse files).
+        const bystander = flow.disk; // 64 MiB
+        await using target = await createLoopDevice({ sizeMiB: 1088 });
 
-      try {
         await seedRandom(bystander, 2 * MiB);
         await seedRandom(target, 2 * MiB);
         const bystanderBefore = await sha256Hex(await readDisk(bystander, 2 * MiB));
@@ -76,7 +72,6 @@ for (const release of e2eReleases()) {
           agentExtraArgs: ["--hardware-managers", "managers/examples/site_manager.ts"],
           maxBoots: 4,
         });
-        watcher = watching;
 
         await transition(flow, watching, node, "manage", "manage", "manageable");
         await transition(
@@ -94,12 +89,12 @@ for (const release of e2eReleases()) {
             }],
           },
         );
-        await watcher.settled();
-        assert.equal(watcher.boots, 1, "one ramdisk boot for the manual cleaning");
-        assert.equal(watcher.current, null, "cleaning ends with the machine powered off");
+        await watching.settled();
+        assert.equal(watching.boots, 1, "one ramdisk boot for the manual cleaning");
+        assert.equal(watching.current, null, "cleaning ends with the machine powered off");
         const cleaned = await client.getNode(node.uuid);
         assert.equal(cleaned.last_error, null);
-        const cleanLog = await Deno.readTextFile(watcher.agents[0]!.logFile);
+        const cleanLog = await Deno.readTextFile(watching.agents[0]!.logFile);
         assert.match(cleanLog, /running step.*manager=SiteManager/, "dispatched to SiteManager");
         assert.match(cleanLog, new RegExp(`recording asset tag.*tag=${ASSET_TAG}`));
         assert.equal(
@@ -124,8 +119,8 @@ for (const release of e2eReleases()) {
           "active",
           "active",
         );
-        await watcher.settled();
-        assert.equal(watcher.boots, 2, "one ramdisk boot for the deployment");
+        await watching.settled();
+        assert.equal(watching.boots, 2, "one ramdisk boot for the deployment");
 
         const written = await readDisk(target, image.length);
         assert.equal(await sha256Hex(written), digest, "the hinted device holds the image");
@@ -134,19 +129,16 @@ for (const release of e2eReleases()) {
           bystanderBefore,
           "the other visible device is untouched",
         );
-        const deployLog = await Deno.readTextFile(watcher.agents[1]!.logFile);
+        const deployLog = await Deno.readTextFile(watching.agents[1]!.logFile);
         assert.match(
           deployLog,
           new RegExp(`Picked root device matching the root device hints.*device=${target.path}`),
         );
-        assert.deepEqual(watcher.problems, []);
+        assert.deepEqual(watching.problems, []);
 
         await watching.stop();
         printTimings(flow, "custom-manager-hints", watching);
-      } catch (err) {
-        await printFailureDiagnostics(ironic, watcher);
-        throw err;
-      }
+      });
     },
   });
 }

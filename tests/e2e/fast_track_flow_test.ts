@@ -14,15 +14,13 @@ import {
   e2eReleases,
   enrollNode,
   firstDifference,
-  printFailureDiagnostics,
   printTimings,
   readDisk,
-  setUpFlow,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
 import type { IronicClient } from "../harness/ironic.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 import { sleep } from "../harness/process_util.ts";
 
 async function lastHeartbeat(client: IronicClient, node: string): Promise<unknown> {
@@ -45,15 +43,10 @@ for (const release of e2eReleases()) {
     name: `${conductorLabel(release)} fast track: cleans, then deploys on the same agent`,
     ignore: cannotRunE2e(),
     async fn() {
-      await using flow = await setUpFlow(release, {
-        extraConfig: { deploy: { fast_track: true } },
-      });
-      const { client, disk, image, ironic } = flow;
-      let watcher: PowerWatcher | null = null;
-      try {
+      await withFlow(release, { extraConfig: { deploy: { fast_track: true } } }, async (flow) => {
+        const { client, disk, image } = flow;
         const node = await enrollNode(flow);
         await using watching = watchNode(flow, node, { maxBoots: 4 });
-        watcher = watching;
         await transition(flow, watching, node, "manage", "manage", "manageable");
         const available = await transition(
           flow,
@@ -87,10 +80,7 @@ for (const release of e2eReleases()) {
         assert.deepEqual(watching.problems, []);
         await watching.stop();
         printTimings(flow, "fast-track", watching);
-      } catch (err) {
-        await printFailureDiagnostics(ironic, watcher);
-        throw err;
-      }
+      });
     },
   });
 }

@@ -23,30 +23,24 @@ import {
   firstDifference,
   MiB,
   partitionTable,
-  printFailureDiagnostics,
   printTimings,
   readDisk,
   seedBackingFile,
-  setUpFlow,
   storedRamdiskLogs,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 
 for (const release of e2eReleases()) {
   Deno.test({
     name: `${conductorLabel(release)} cleans, deploys and undeploys a node through the agent`,
     ignore: cannotRunE2e(),
     async fn() {
-      await using flow = await setUpFlow(release);
-      const { client, disk, image, ironic, images } = flow;
-      let watcher: PowerWatcher | null = null;
-
-      try {
+      await withFlow(release, {}, async (flow) => {
+        const { client, disk, image, ironic, images } = flow;
         const node = await enrollNode(flow);
         await using watching = watchNode(flow, node, { maxBoots: 6 });
-        watcher = watching;
 
         await transition(flow, watching, node, "manage", "manage", "manageable");
 
@@ -62,9 +56,9 @@ for (const release of e2eReleases()) {
           "provide",
           "available",
         );
-        await watcher.settled();
-        assert.equal(watcher.boots, 1, "one ramdisk boot for cleaning");
-        assert.equal(watcher.current, null, "the agent is stopped when cleaning powers off");
+        await watching.settled();
+        assert.equal(watching.boots, 1, "one ramdisk boot for cleaning");
+        assert.equal(watching.current, null, "the agent is stopped when cleaning powers off");
         assert.equal(partitionTable(await readDisk(disk, 4096)), null, "cleaning erased metadata");
         assert.equal(
           (await storedRamdiskLogs(ironic)).cleaning,
@@ -74,9 +68,9 @@ for (const release of e2eReleases()) {
 
         const deployed = await transition(flow, watching, node, "deploy", "active", "active");
         assert.equal(deployed.power_state, "power on", "the instance is booted");
-        await watcher.settled();
-        assert.equal(watcher.boots, 2, "one ramdisk boot for the deployment");
-        assert.equal(watcher.current, null, "the machine boots its disk, not the agent");
+        await watching.settled();
+        assert.equal(watching.boots, 2, "one ramdisk boot for the deployment");
+        assert.equal(watching.current, null, "the machine boots its disk, not the agent");
         const written = await readDisk(disk, image.length);
         assert.equal(firstDifference(written, image), -1, "the loop device starts with the image");
         assert.equal(
@@ -93,23 +87,20 @@ for (const release of e2eReleases()) {
           "deleted",
           "available",
         );
-        await watcher.settled();
-        assert.equal(watcher.boots, 3, "one ramdisk boot for cleaning after undeploy");
-        assert.equal(watcher.current, null);
+        await watching.settled();
+        assert.equal(watching.boots, 3, "one ramdisk boot for cleaning after undeploy");
+        assert.equal(watching.current, null);
         assert.equal(partitionTable(await readDisk(disk, 4096)), null, "cleaning erased metadata");
         const final = await client.getNode(node.uuid);
         assert.equal(final.power_state, "power off");
         assert.equal(final.last_error, null);
         assert.deepEqual(await storedRamdiskLogs(ironic), { cleaning: 2, deploy: 1 });
-        assert.deepEqual(watcher.problems, []);
+        assert.deepEqual(watching.problems, []);
         assert.ok(images.requests("/disk.img") >= 1, "the image was downloaded");
 
         await watching.stop();
         printTimings(flow, "clean-deploy-undeploy", watching);
-      } catch (err) {
-        await printFailureDiagnostics(ironic, watcher);
-        throw err;
-      }
+      });
     },
   });
 }

@@ -12,17 +12,9 @@
  *   IPA_RAMDISK_OUT=... deno test -A --no-prompt tests/e2e/raid_ironic_vm_test.ts
  */
 import assert from "node:assert/strict";
-import {
-  buildWholeDiskImage,
-  cannotRunE2e,
-  firstDifference,
-  MiB,
-  sha256Hex,
-} from "../harness/flow_fixtures.ts";
-import { startImageServer } from "../harness/image_server.ts";
-import { startIronic } from "../harness/ironic.ts";
+import { cannotRunE2e, firstDifference } from "../harness/flow_fixtures.ts";
 import { watchPower } from "../harness/power_watcher.ts";
-import { printDiagnostics, printTails } from "../harness/process_util.ts";
+import { printDiagnostics, printTails, tool } from "../harness/process_util.ts";
 import {
   createDiskFiles,
   ensureRamdisk,
@@ -32,30 +24,17 @@ import {
   type VmProcess,
   vmStarter,
 } from "../harness/vm.ts";
+import { startVmIronic } from "../harness/vm_flow.ts";
 
 const ARTIFACTS = decodeURIComponent(new URL("../.out/", import.meta.url).pathname);
 const TRANSITION_BOUND_MS = 420_000;
-const text = new TextDecoder();
-
-async function tool(cmd: string, args: string[], okCodes = [0]): Promise<[number, string]> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  if (!okCodes.includes(out.code)) {
-    throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}: ${text.decode(out.stderr)}`);
-  }
-  return [out.code, text.decode(out.stdout)];
-}
 
 /**
  * `mdadm --examine` of partition 1 of a disk file, through a read-only loop device over the
  * partition's extent (from `sfdisk --json`, which reads MBR and GPT alike).
  */
 async function examineFirstPartition(file: string): Promise<string> {
-  const [, json] = await tool("sfdisk", ["--json", file]);
+  const json = await tool("sfdisk", ["--json", file]);
   const table = JSON.parse(json).partitiontable as {
     sectorsize?: number;
     partitions: { start: number; size: number }[];
@@ -63,7 +42,7 @@ async function examineFirstPartition(file: string): Promise<string> {
   const part = table.partitions[0];
   assert.ok(part, `${file} has no partition: ${json}`);
   const sector = table.sectorsize ?? 512;
-  const [, dev] = await tool("losetup", [
+  const dev = await tool("losetup", [
     "--read-only",
     "--offset",
     String(part.start * sector),
@@ -75,7 +54,7 @@ async function examineFirstPartition(file: string): Promise<string> {
   ]);
   const loop = dev.trim();
   try {
-    return (await tool("mdadm", ["--examine", loop]))[1];
+    return await tool("mdadm", ["--examine", loop]);
   } finally {
     await tool("losetup", ["--detach", loop]);
   }
@@ -105,23 +84,9 @@ Deno.test({
       }
       await Deno.remove(dir, { recursive: true });
     });
-    const image = buildWholeDiskImage(4 * MiB);
-    await Deno.writeFile(`${dir}/disk.img`, image);
-    const images = stack.use(
-      startImageServer({ "/disk.img": { body: { path: `${dir}/disk.img` } } }),
-    );
-    const ironic = stack.use(
-      await startIronic({
-        httpUrl: images.origin,
-        extraConfig: {
-          DEFAULT: { enabled_raid_interfaces: "agent,no-raid" },
-          agent: {
-            post_deploy_get_power_state_retries: 5,
-            post_deploy_get_power_state_retry_interval: 2,
-          },
-        },
-      }),
-    );
+    const { image, digest, images, ironic } = await startVmIronic(stack, dir, {
+      DEFAULT: { enabled_raid_interfaces: "agent,no-raid" },
+    });
     const client = ironic.client;
     // 5 GiB each: the RAID 1 root (~5 GiB) is the smallest device of at least 4 GiB, the one
     // install-device selection picks after a reboot (the array is then /dev/md127).
@@ -147,7 +112,7 @@ Deno.test({
         instance_info: {
           image_source: images.url("/disk.img"),
           image_os_hash_algo: "sha256",
-          image_os_hash_value: await sha256Hex(image),
+          image_os_hash_value: digest,
           root_gb: 1,
         },
       } as Parameters<typeof client.createNode>[0],
@@ -228,7 +193,7 @@ Deno.test({
       assert.match(installedOn ?? "", /^\/dev\/md\d+$/, "the image went onto the RAID root");
       // On each holder the array's data starts at partition 1 + the md data offset.
       for (const disk of disks) {
-        const [, json] = await tool("sfdisk", ["--json", disk]);
+        const json = await tool("sfdisk", ["--json", disk]);
         const start = JSON.parse(json).partitiontable.partitions[0].start as number;
         const examine = await examineFirstPartition(disk);
         const offset = Number(/Data Offset : (\d+) sectors/.exec(examine)?.[1]);

@@ -20,13 +20,15 @@
  */
 import assert from "node:assert/strict";
 import { type MdDetail, parseMdadmDetail } from "../../src/raid/mdadm.ts";
-import { printDiagnostics, printTails, sleep } from "../harness/process_util.ts";
+import { sha256Hex } from "../harness/flow_fixtures.ts";
+import { printDiagnostics, printTails, sleep, tool, toolStatus } from "../harness/process_util.ts";
 import { startImageServer } from "../harness/image_server.ts";
 import {
   createDiskFiles,
   ensureRamdisk,
   HOST_FROM_GUEST,
   qemuInstalled,
+  type Ramdisk,
   startVm,
   type VmProcess,
 } from "../harness/vm.ts";
@@ -37,22 +39,58 @@ const BOOT_BOUND_MS = 300_000;
 const STEP_BOUND_MS = 300_000;
 const POWEROFF_BOUND_MS = 120_000;
 const HOLDERS = ["vda", "vdb", "vdc", "vdd"];
-const text = new TextDecoder();
 
 type Json = Record<string, unknown>;
 
-async function tool(cmd: string, args: string[], okCodes = [0]): Promise<[number, string]> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  const stdout = text.decode(out.stdout);
-  if (!okCodes.includes(out.code)) {
-    throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}: ${text.decode(out.stderr)}`);
+/** Boots the ramdisk on `disks` with the agent standalone, answering to `token`. */
+function startStandaloneVm(
+  ramdisk: Ramdisk,
+  disks: string[],
+  serialLog: string,
+  token: string,
+): Promise<VmProcess> {
+  return startVm({
+    ...ramdisk,
+    disks,
+    serialLog,
+    params: {
+      "ipa-standalone": "1",
+      "ipa-debug": "1",
+      "ipa-agent-token": token,
+      // No disk reaches the 4 GiB of an install device; do not wait for one.
+      "ipa-disk-wait-attempts": "1",
+    },
+  });
+}
+
+/** Polls the guest agent's status until it answers (bounded by BOOT_BOUND_MS). */
+async function waitForAgent(vm: VmProcess): Promise<void> {
+  const bootBy = vm.startedAt + BOOT_BOUND_MS;
+  while (!vm.exited && Date.now() < bootBy) {
+    try {
+      const res = await fetch(`${vm.url}/v1/status`, { signal: AbortSignal.timeout(3000) });
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {
+      // slirp accepts before the guest listens; retry.
+    }
+    await sleep(2000);
   }
-  return [out.code, stdout];
+  assert.fail(`the agent did not answer within ${BOOT_BOUND_MS} ms (${vm.accel})`);
+}
+
+/** Asks the agent to power the guest off and waits (bounded) until qemu has ended. */
+async function powerOff(vm: VmProcess, token: string): Promise<void> {
+  // The guest may power off before the answer reaches the host: any answer, or none.
+  await fetch(`${vm.url}/v1/commands/?wait=true`, {
+    method: "POST",
+    headers: { "X-Agent-Token": token, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "standby.power_off", params: {} }),
+    signal: AbortSignal.timeout(60_000),
+  }).then((res) => res.body?.cancel(), () => {});
+  const offBy = Date.now() + POWEROFF_BOUND_MS;
+  while (!vm.exited && Date.now() < offBy) await sleep(500);
+  assert.ok(vm.exited, `the VM did not power off within ${POWEROFF_BOUND_MS} ms`);
 }
 
 class AgentClient {
@@ -164,14 +202,14 @@ function assertClean(state: GuestState, label: string): void {
  * superblock. The host kernel has no MD driver, but mdadm --examine reads the superblock itself.
  */
 async function assertFileClean(file: string): Promise<void> {
-  const [, dev] = await tool("losetup", ["--read-only", "--partscan", "--find", "--show", file]);
+  const dev = await tool("losetup", ["--read-only", "--partscan", "--find", "--show", file]);
   const loop = dev.trim();
   try {
-    const [, parts] = await tool("lsblk", ["-nro", "KNAME,TYPE", loop]);
+    const parts = await tool("lsblk", ["-nro", "KNAME,TYPE", loop]);
     assert.deepEqual(parts.trim().split("\n").filter((l) => l.endsWith(" part")), [], file);
-    const [, signatures] = await tool("wipefs", ["--no-act", loop]);
+    const signatures = await tool("wipefs", ["--no-act", loop]);
     assert.equal(signatures.trim(), "", `${file} carries signatures:\n${signatures}`);
-    const [code] = await tool("mdadm", ["--examine", loop], [0, 1]);
+    const [code] = await toolStatus("mdadm", ["--examine", loop], [0, 1]);
     assert.equal(code, 1, `${file} still has an md superblock`);
   } finally {
     await tool("losetup", ["--detach", loop]);
@@ -193,33 +231,10 @@ Deno.test({
     // 2 GiB each: RAID 1 of 1 GiB + the rest; small, so initial resyncs stay short under TCG.
     const disks = await createDiskFiles(dir, HOLDERS.length, 2);
     const token = crypto.randomUUID().replaceAll("-", "");
-    const vm = await startVm({
-      ...ramdisk,
-      disks,
-      serialLog,
-      params: {
-        "ipa-standalone": "1",
-        "ipa-debug": "1",
-        "ipa-agent-token": token,
-        // No disk reaches the 4 GiB of an install device; do not wait for one.
-        "ipa-disk-wait-attempts": "1",
-      },
-    });
+    const vm = await startStandaloneVm(ramdisk, disks, serialLog, token);
     let ok = false;
     try {
-      const bootBy = vm.startedAt + BOOT_BOUND_MS;
-      let up = false;
-      while (!up && !vm.exited && Date.now() < bootBy) {
-        try {
-          const res = await fetch(`${vm.url}/v1/status`, { signal: AbortSignal.timeout(3000) });
-          up = res.ok;
-          await res.body?.cancel();
-        } catch {
-          // slirp accepts before the guest listens; retry.
-        }
-        if (!up) await sleep(2000);
-      }
-      assert.ok(up, `the agent did not answer within ${BOOT_BOUND_MS} ms (${vm.accel})`);
+      await waitForAgent(vm);
       // raid456 needs libcrc32c, which needs a crc32c provider (a soft dependency the ramdisk
       // build must follow); init names every module it cannot load.
       assert.doesNotMatch(await Deno.readTextFile(serialLog), /ipa-ramdisk: cannot load module/);
@@ -296,16 +311,7 @@ Deno.test({
         }
       }
 
-      // The guest may power off before the answer reaches the host: any answer, or none.
-      await fetch(`${vm.url}/v1/commands/?wait=true`, {
-        method: "POST",
-        headers: { "X-Agent-Token": token, "Content-Type": "application/json" },
-        body: JSON.stringify({ name: "standby.power_off", params: {} }),
-        signal: AbortSignal.timeout(60_000),
-      }).then((res) => res.body?.cancel(), () => {});
-      const offBy = Date.now() + POWEROFF_BOUND_MS;
-      while (!vm.exited && Date.now() < offBy) await sleep(500);
-      assert.ok(vm.exited, `the VM did not power off within ${POWEROFF_BOUND_MS} ms`);
+      await powerOff(vm, token);
       for (const disk of disks) await assertFileClean(disk);
       printDiagnostics(`raid VM: ${timings.join("; ")}; serial log ${serialLog}`);
       ok = true;
@@ -316,22 +322,6 @@ Deno.test({
     }
   },
 });
-
-/** Polls the guest agent's status until it answers (bounded by BOOT_BOUND_MS). */
-async function waitForAgent(vm: VmProcess): Promise<void> {
-  const bootBy = vm.startedAt + BOOT_BOUND_MS;
-  while (!vm.exited && Date.now() < bootBy) {
-    try {
-      const res = await fetch(`${vm.url}/v1/status`, { signal: AbortSignal.timeout(3000) });
-      await res.body?.cancel();
-      if (res.ok) return;
-    } catch {
-      // slirp accepts before the guest listens; retry.
-    }
-    await sleep(2000);
-  }
-  assert.fail(`the agent did not answer within ${BOOT_BOUND_MS} ms (${vm.accel})`);
-}
 
 const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: "1" };
 const IMAGE_ESP_UUID = "CAFE-1234";
@@ -367,23 +357,9 @@ async function buildEspImage(dir: string): Promise<string> {
   const loader = `${dir}/BOOTX64.EFI`;
   await Deno.writeTextFile(loader, "MZ not really a loader\n");
   const env = { ...MTOOLS_ENV };
-  await toolEnv("mmd", ["-i", `${path}@@1M`, "::/EFI", "::/EFI/BOOT"], env);
-  await toolEnv("mcopy", ["-i", `${path}@@1M`, loader, "::/EFI/BOOT/BOOTX64.EFI"], env);
+  await tool("mmd", ["-i", `${path}@@1M`, "::/EFI", "::/EFI/BOOT"], { env });
+  await tool("mcopy", ["-i", `${path}@@1M`, loader, "::/EFI/BOOT/BOOTX64.EFI"], { env });
   return path;
-}
-
-async function toolEnv(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}: ${text.decode(out.stderr)}`);
-  }
-  return text.decode(out.stdout);
 }
 
 /**
@@ -393,23 +369,21 @@ async function toolEnv(cmd: string, args: string[], env: Record<string, string>)
  * the image's ESP: same volume id and label, the loader file (blkid, mdir).
  */
 async function assertHolderEsp(file: string, index: number): Promise<void> {
-  const [, table] = await tool("sgdisk", ["-p", file]);
+  const table = await tool("sgdisk", ["-p", file]);
   const row = table.split("\n").find((l) => l.trim().endsWith(`uefi-holder-${index}`));
   assert.ok(row, `${file}: no uefi-holder-${index} partition:\n${table}`);
   const [, start, end] = row.trim().split(/\s+/).map(Number);
   assert.match(row, /\sEF00\s/, `${file}: uefi-holder-${index} is not type EF00`);
   const offset = start! * 512;
-  const [, fields] = await tool("blkid", ["-p", "-o", "export", "-O", String(offset), file]);
+  const fields = await tool("blkid", ["-p", "-o", "export", "-O", String(offset), file]);
   assert.match(fields, new RegExp(`^UUID=${IMAGE_ESP_UUID}$`, "m"), `${file}: ${fields}`);
   assert.match(fields, new RegExp(`^LABEL=${IMAGE_ESP_LABEL}$`, "m"), `${file}: ${fields}`);
-  const listing = await toolEnv(
-    "mdir",
-    ["-/", "-b", "-i", `${file}@@${offset}`, "::/"],
-    MTOOLS_ENV,
-  );
+  const listing = await tool("mdir", ["-/", "-b", "-i", `${file}@@${offset}`, "::/"], {
+    env: MTOOLS_ENV,
+  });
   assert.match(listing, /^::\/EFI\/BOOT\/BOOTX64\.EFI$/m, `${file}: ESP files:\n${listing}`);
   // The partition alone (metadata 1.0 sits at its end): a loop device over its exact extent.
-  const [, dev] = await tool("losetup", [
+  const dev = await tool("losetup", [
     "--read-only",
     "--offset",
     String(offset),
@@ -421,7 +395,7 @@ async function assertHolderEsp(file: string, index: number): Promise<void> {
   ]);
   const loop = dev.trim();
   try {
-    const [, examine] = await tool("mdadm", ["--examine", loop]);
+    const examine = await tool("mdadm", ["--examine", loop]);
     assert.match(examine, /^\s*Version : 1\.0$/m, `${file}: ${examine}`);
     assert.match(examine, /^\s*Raid Level : raid1$/m, `${file}: ${examine}`);
     assert.match(examine, /^\s*Name : \S*:?esp\b/m, `${file}: ${examine}`);
@@ -443,25 +417,11 @@ Deno.test({
     await Deno.writeTextFile(serialLog, "");
     const disks = await createDiskFiles(dir, 2, 2);
     const image = await buildEspImage(dir);
-    const imageBytes = await Deno.readFile(image);
-    const digest = Array.from(
-      new Uint8Array(await crypto.subtle.digest("SHA-256", imageBytes)),
-      (b) => b.toString(16).padStart(2, "0"),
-    ).join("");
+    const digest = await sha256Hex(await Deno.readFile(image));
     await using server = startImageServer({ "/esp-image.img": { body: { path: image } } });
     const port = new URL(server.origin).port;
     const token = crypto.randomUUID().replaceAll("-", "");
-    const vm = await startVm({
-      ...ramdisk,
-      disks,
-      serialLog,
-      params: {
-        "ipa-standalone": "1",
-        "ipa-debug": "1",
-        "ipa-agent-token": token,
-        "ipa-disk-wait-attempts": "1",
-      },
-    });
+    const vm = await startStandaloneVm(ramdisk, disks, serialLog, token);
     let ok = false;
     let second: VmProcess | null = null;
     try {
@@ -511,31 +471,13 @@ Deno.test({
       const serial = await Deno.readTextFile(serialLog);
       for (const i of [0, 1]) assert.match(serial, new RegExp(`\\(RAID, part${i}\\)`));
 
-      await fetch(`${vm.url}/v1/commands/?wait=true`, {
-        method: "POST",
-        headers: { "X-Agent-Token": token, "Content-Type": "application/json" },
-        body: JSON.stringify({ name: "standby.power_off", params: {} }),
-        signal: AbortSignal.timeout(60_000),
-      }).then((res) => res.body?.cancel(), () => {});
-      const offBy = Date.now() + POWEROFF_BOUND_MS;
-      while (!vm.exited && Date.now() < offBy) await sleep(500);
-      assert.ok(vm.exited, `the VM did not power off within ${POWEROFF_BOUND_MS} ms`);
+      await powerOff(vm, token);
       for (const [i, disk] of disks.entries()) await assertHolderEsp(disk, i);
 
       // Second boot on the same disks: the arrays are assembled at start-up (the generic
       // manager's initialize(), or udev's incremental assembly before it).
       await Deno.writeTextFile(serialLog, "");
-      second = await startVm({
-        ...ramdisk,
-        disks,
-        serialLog,
-        params: {
-          "ipa-standalone": "1",
-          "ipa-debug": "1",
-          "ipa-agent-token": token,
-          "ipa-disk-wait-attempts": "1",
-        },
-      });
+      second = await startStandaloneVm(ramdisk, disks, serialLog, token);
       await waitForAgent(second);
       const rebooted = await new AgentClient(second, token).state(dir);
       const names = [...rebooted.details.values()].map(({ detail }) => detail.name).sort();

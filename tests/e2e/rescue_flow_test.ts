@@ -18,13 +18,11 @@ import {
   conductorLabel,
   e2eReleases,
   enrollNode,
-  printFailureDiagnostics,
   printTimings,
-  setUpFlow,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -41,21 +39,17 @@ for (const release of e2eReleases()) {
     name: `${conductorLabel(release)} rescues and unrescues a deployed node through the agent`,
     ignore: cannotRunE2e(),
     async fn() {
-      await using flow = await setUpFlow(release, {
+      await withFlow(release, {
         extraConfig: {
           DEFAULT: { enabled_rescue_interfaces: "agent,no-rescue" },
           agent: { manage_agent_boot: false },
         },
-      });
-      const { ironic } = flow;
-      const hostFiles = ["/etc/ipa-rescue-config", "/etc/.rescued"];
-      const hostBefore = await Promise.all(hostFiles.map(exists));
-      let watcher: PowerWatcher | null = null;
-      try {
+      }, async (flow) => {
+        const hostFiles = ["/etc/ipa-rescue-config", "/etc/.rescued"];
+        const hostBefore = await Promise.all(hostFiles.map(exists));
         const node = await enrollNode(flow, { rescue_interface: "agent" });
         // The agents' state dirs are kept (the rescue one holds the password); removed below.
         await using watching = watchNode(flow, node, { maxBoots: 5, keepStateDir: true });
-        watcher = watching;
         try {
           await transition(flow, watching, node, "manage", "manage", "manageable");
           await transition(flow, watching, node, "provide", "provide", "available");
@@ -114,10 +108,7 @@ for (const release of e2eReleases()) {
             await Deno.remove(a.stateDir, { recursive: true }).catch(() => {});
           }
         }
-      } catch (err) {
-        await printFailureDiagnostics(ironic, watcher);
-        throw err;
-      }
+      });
     },
   });
 }

@@ -14,14 +14,12 @@ import {
   conductorLabel,
   e2eReleases,
   enrollNode,
-  printFailureDiagnostics,
   printTimings,
-  setUpFlow,
   transition,
   watchNode,
+  withFlow,
 } from "../harness/flow_fixtures.ts";
 import { sleep } from "../harness/process_util.ts";
-import type { PowerWatcher } from "../harness/power_watcher.ts";
 import { FAILURE_MESSAGE } from "../fixtures/service_manager.ts";
 
 const MANAGER = decodeURIComponent(
@@ -38,16 +36,13 @@ Deno.test({
     // Ironic 29.0 allows a lookup in `service wait` only with fast track (its
     // LOOKUP_ALLOWED_STATES lacks the servicing states; FASTTRACK_LOOKUP_ALLOWED_STATES has them),
     // so a freshly booted agent could never find its node without it.
-    await using flow = await setUpFlow(release, { extraConfig: { deploy: { fast_track: true } } });
-    const { client, ironic } = flow;
-    let watcher: PowerWatcher | null = null;
-    try {
+    await withFlow(release, { extraConfig: { deploy: { fast_track: true } } }, async (flow) => {
+      const { client } = flow;
       const node = await enrollNode(flow);
       await using watching = watchNode(flow, node, {
         maxBoots: 6,
         agentExtraArgs: ["--hardware-managers", MANAGER],
       });
-      watcher = watching;
       await transition(flow, watching, node, "manage", "manage", "manageable");
       await transition(flow, watching, node, "provide", "provide", "available");
       await transition(flow, watching, node, "deploy", "active", "active");
@@ -100,9 +95,6 @@ Deno.test({
       assert.deepEqual(watching.problems, []);
       await watching.stop();
       printTimings(flow, "service-steps", watching);
-    } catch (err) {
-      await printFailureDiagnostics(ironic, watcher);
-      throw err;
-    }
+    });
   },
 });

@@ -8,7 +8,7 @@
  *     logFile: `${dir}/agent-1.log` });
  */
 
-import { freePort, stopGroup } from "./process_util.ts";
+import { freePort, type GroupLeader, spawnGroup, stopGroup } from "./process_util.ts";
 
 /** The repository root (where main.ts and deno.json live). */
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
@@ -48,6 +48,33 @@ export interface AgentProcess extends AsyncDisposable {
   readonly exited: boolean;
   /** Stops the process group (SIGTERM, then SIGKILL) and removes the state dir. */
   stop(): Promise<Deno.CommandStatus>;
+}
+
+/** What an `AgentProcess` is apart from `exited`, `stop` and disposal. */
+export type AgentProcessFields = Omit<AgentProcess, "exited" | "stop" | typeof Symbol.asyncDispose>;
+
+/**
+ * Completes `fields` into an `AgentProcess` (or a richer handle, with whatever else `fields`
+ * holds): `exited` asks `hasExited` each time; `stopOnce` runs on the first `stop()` only, and
+ * later calls and disposal share its result.
+ */
+export function agentProcess<T extends AgentProcessFields>(
+  fields: T,
+  hasExited: () => boolean,
+  stopOnce: () => Promise<Deno.CommandStatus>,
+): T & AgentProcess {
+  let stopping: Promise<Deno.CommandStatus> | null = null;
+  const stop = () => stopping ??= stopOnce();
+  return {
+    ...fields,
+    get exited() {
+      return hasExited();
+    },
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
 }
 
 /** The agent command line for one boot (without the `deno` executable). */
@@ -100,51 +127,32 @@ export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
     `# ${new Date().toISOString()} deno ${args.join(" ")}\n`,
     { append: true },
   );
-  let child: Deno.ChildProcess;
+  let child: GroupLeader;
   try {
-    child = new Deno.Command("/bin/sh", {
-      args: ["-c", 'exec "$@" >>"$0" 2>&1', options.logFile, Deno.execPath(), ...args],
+    child = spawnGroup([Deno.execPath(), ...args], {
+      logFile: options.logFile,
       cwd: ROOT,
       env: { NO_COLOR: "1" },
-      detached: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    });
   } catch (err) {
     await Deno.remove(stateDir, { recursive: true });
     throw err;
   }
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  let stopping: Promise<Deno.CommandStatus> | null = null;
-  function stop(): Promise<Deno.CommandStatus> {
-    stopping ??= (async () => {
-      const result = await stopGroup({ pid: child.pid, status }, {
-        graceMs: options.stopGraceMs ?? 5_000,
-      });
+  return agentProcess(
+    {
+      pid: child.pid,
+      port,
+      url: `${options.autoTls ? "https" : "http"}://127.0.0.1:${port}`,
+      logFile: options.logFile,
+      stateDir,
+      args,
+      status: child.status,
+    },
+    () => child.exited,
+    async () => {
+      const result = await stopGroup(child, { graceMs: options.stopGraceMs ?? 5_000 });
       if (!options.keepStateDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
       return result;
-    })();
-    return stopping;
-  }
-  return {
-    pid: child.pid,
-    port,
-    url: `${options.autoTls ? "https" : "http"}://127.0.0.1:${port}`,
-    logFile: options.logFile,
-    stateDir,
-    args,
-    status,
-    get exited() {
-      return exited;
     },
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-    },
-  };
+  );
 }

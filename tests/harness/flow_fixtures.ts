@@ -4,9 +4,12 @@
  * node on any PATCH, see the recipe), the emulated machine, and diagnostics on failure.
  *
  *   for (const release of e2eReleases()) {
- *     Deno.test({ name: `${conductorLabel(release)} ...`, ignore: !canRunE2e(), async fn() {
- *       await using flow = await setUpFlow(release);
- *       ...
+ *     Deno.test({ name: `${conductorLabel(release)} ...`, ignore: cannotRunE2e(), async fn() {
+ *       await withFlow(release, {}, async (flow) => {
+ *         const node = await enrollNode(flow);
+ *         await using watching = watchNode(flow, node, { maxBoots: 2 });
+ *         ...
+ *       });
  *     }});
  *   }
  */
@@ -191,6 +194,8 @@ export interface Flow extends AsyncDisposable {
   readonly client: IronicClient;
   readonly disk: LoopDevice;
   readonly timer: PhaseTimer;
+  /** Every watcher `watchNode` started for this flow, in order. */
+  readonly watchers: PowerWatcher[];
 }
 
 /** Starts the image server, Ironic `release` and a loop device (64 MiB unless `diskMiB`). */
@@ -226,10 +231,30 @@ export async function setUpFlow(release: IronicRelease, options: FlowOptions = {
       client: ironic.client,
       disk,
       timer,
+      watchers: [],
       [Symbol.asyncDispose]: () => moved.disposeAsync(),
     };
   } catch (err) {
     await stack.disposeAsync();
+    throw err;
+  }
+}
+
+/**
+ * Sets up a flow (`setUpFlow`), runs `body` on it and tears it down. When `body` throws, prints
+ * Ironic's logs and the last `watchNode` watcher's events and agent logs
+ * (`printFailureDiagnostics`) before the error goes on.
+ */
+export async function withFlow(
+  release: IronicRelease,
+  options: FlowOptions,
+  body: (flow: Flow) => Promise<void>,
+): Promise<void> {
+  await using flow = await setUpFlow(release, options);
+  try {
+    await body(flow);
+  } catch (err) {
+    await printFailureDiagnostics(flow.ironic, flow.watchers.at(-1) ?? null);
     throw err;
   }
 }
@@ -276,7 +301,8 @@ export async function enrollNode(
 
 /**
  * Emulates the node's machine with agents that see only the flow's loop device (or
- * `blockDevices`), over plain HTTP unless `autoTls`.
+ * `blockDevices`), over plain HTTP unless `autoTls`. The watcher is also added to
+ * `flow.watchers`, for `withFlow`'s diagnostics.
  */
 export function watchNode(
   flow: Flow,
@@ -289,7 +315,7 @@ export function watchNode(
     autoTls?: boolean;
   },
 ): PowerWatcher {
-  return watchPower(flow.client, node.uuid, {
+  const watcher = watchPower(flow.client, node.uuid, {
     agent: {
       apiUrl: flow.ironic.url,
       blockDevices: options.blockDevices ?? [flow.disk.path],
@@ -300,6 +326,8 @@ export function watchNode(
     logDir: flow.dir,
     maxBoots: options.maxBoots,
   });
+  flow.watchers.push(watcher);
+  return watcher;
 }
 
 const LONG_WAIT_MS = 180_000;

@@ -9,7 +9,7 @@
  *
  * Disposing stops the process group by PID and removes the state dir.
  */
-import { freePort, readTail, sleep, stopGroup } from "./process_util.ts";
+import { freePort, readTail, sleep, spawnGroup, stopGroup } from "./process_util.ts";
 
 export interface InspectorInstance extends AsyncDisposable {
   readonly url: string;
@@ -96,24 +96,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       `Cannot create the ironic-inspector schema: ${new TextDecoder().decode(migrate.stderr)}`,
     );
   }
-  const child = new Deno.Command("/bin/sh", {
-    args: [
-      "-c",
-      'exec "$@" >>"$0" 2>&1',
-      consoleFile,
-      "ironic-inspector",
-      "--config-file",
-      configFile,
-    ],
+  const child = spawnGroup(["ironic-inspector", "--config-file", configFile], {
+    logFile: consoleFile,
     cwd: stateDir,
-    detached: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const status = child.status;
-  let exited = false;
-  status.then(() => exited = true);
+  });
   const instance: InspectorInstance = {
     url,
     pid: child.pid,
@@ -129,13 +115,13 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     },
     logTail: (lines = 100) => readTail(logFile, lines),
     async [Symbol.asyncDispose]() {
-      await stopGroup({ pid: child.pid, status }, { graceMs: 10_000 });
+      await stopGroup(child, { graceMs: 10_000 });
       if (!keep) await Deno.remove(stateDir, { recursive: true });
     },
   };
   let last = "no answer yet";
   while (Date.now() < deadline) {
-    if (exited) break;
+    if (child.exited) break;
     try {
       const response = await fetch(`${url}/v1`, { signal: AbortSignal.timeout(2_000) });
       await response.body?.cancel();

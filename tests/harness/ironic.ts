@@ -9,7 +9,7 @@
  * Disposing stops the whole process group by PID and removes the state dir.
  */
 
-import { freePort, readTail, sleep, stopGroup } from "./process_util.ts";
+import { freePort, readTail, sleep, spawnGroup, stopGroup } from "./process_util.ts";
 
 export { IronicApiError, IronicClient, ProvisionStateError } from "./ironic_client.ts";
 export type {
@@ -303,22 +303,10 @@ export async function startIronic(options: IronicOptions = {}): Promise<IronicIn
     });
     const logFile = `${stateDir}/log/ironic.log`;
     const consoleFile = `${stateDir}/log/console.log`;
-    const child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        'exec "$@" >>"$0" 2>&1',
-        consoleFile,
-        ...argvOf(stateDir, ["ironic", "--config-file", configFile]),
-      ],
+    const child = spawnGroup(argvOf(stateDir, ["ironic", "--config-file", configFile]), {
+      logFile: consoleFile,
       cwd: stateDir,
-      detached: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const status = child.status;
-    let exited = false;
-    status.then(() => exited = true);
+    });
     const client = new IronicClient(url);
     const instance: IronicInstance = {
       release,
@@ -333,15 +321,15 @@ export async function startIronic(options: IronicOptions = {}): Promise<IronicIn
       client,
       logTail: (lines = 100) => readTail(logFile, lines),
       async [Symbol.asyncDispose]() {
-        await stopGroup({ pid: child.pid, status }, { graceMs: 10_000 });
+        await stopGroup(child, { graceMs: 10_000 });
         if (chroot) await removeMountPoint(chroot, stateDir);
         if (!keep) await Deno.remove(stateDir, { recursive: true });
       },
     };
     try {
-      await waitForConductor(client, () => exited, deadline);
+      await waitForConductor(client, () => child.exited, deadline);
     } catch (err) {
-      await stopGroup({ pid: child.pid, status }, { graceMs: 10_000 });
+      await stopGroup(child, { graceMs: 10_000 });
       const tail = await readTail(consoleFile, 30) + (await readTail(logFile, 30));
       throw new Error(
         `Cannot start Ironic ${release} on ${url}: ${(err as Error).message}\n${tail}`,

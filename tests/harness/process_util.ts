@@ -18,25 +18,49 @@ export async function waitFor(
   }
 }
 
+export interface ToolOptions {
+  cwd?: string;
+  /** Added to the environment. */
+  env?: Record<string, string>;
+  /** Killed after this; 60 s. */
+  timeoutMs?: number;
+}
+
 /**
  * Runs a host tool for a test's own set-up or checks (never the agent's work) and returns its
- * stdout; throws with the command line and stderr when it fails. Killed after `timeoutMs` (60 s).
+ * stdout; throws with the command line, exit code and stderr when it fails.
  */
 export async function tool(
   cmd: string,
   args: readonly string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: ToolOptions = {},
 ): Promise<string> {
+  return (await toolStatus(cmd, args, [0], options))[1];
+}
+
+/**
+ * `tool` for a command whose exit code is an answer (`mdadm --examine`: 1 when there is no
+ * superblock): any code in `okCodes` is a result; returns the code and stdout.
+ */
+export async function toolStatus(
+  cmd: string,
+  args: readonly string[],
+  okCodes: readonly number[],
+  options: ToolOptions = {},
+): Promise<[number, string]> {
   const out = await new Deno.Command(cmd, {
     args: [...args],
     cwd: options.cwd,
+    env: options.env,
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
   }).output();
   const text = new TextDecoder();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${text.decode(out.stderr)}`);
-  return text.decode(out.stdout);
+  if (!okCodes.includes(out.code)) {
+    throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}: ${text.decode(out.stderr)}`);
+  }
+  return [out.code, text.decode(out.stdout)];
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -74,6 +98,47 @@ export async function printTails(
     printDiagnostics(`\n===== ${label}: last ${lines} lines of ${path} =====`);
     printDiagnostics(await readTail(path, lines));
   }
+}
+
+/** A process spawned by `spawnGroup`: the leader of its own process group. */
+export interface GroupLeader {
+  readonly pid: number;
+  /** Resolves when the leader ends. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Whether the leader has ended. */
+  readonly exited: boolean;
+}
+
+/**
+ * Spawns `argv` as the leader of a new process group (`stopGroup` stops it with its children),
+ * stdin from /dev/null, stdout and stderr appended to `logFile` (opened by `sh`, so nothing of
+ * it stays open in the test).
+ */
+export function spawnGroup(
+  argv: readonly string[],
+  options: { logFile: string; cwd?: string; env?: Record<string, string> },
+): GroupLeader {
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-c", 'exec "$@" >>"$0" 2>&1', options.logFile, ...argv],
+    cwd: options.cwd,
+    env: options.env,
+    detached: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  return {
+    pid: child.pid,
+    status,
+    get exited() {
+      return exited;
+    },
+  };
 }
 
 /** Stops a process group by its leader's PID: SIGTERM, then SIGKILL after `graceMs`. */

@@ -12,8 +12,8 @@
  * when the machine boots, and a guest that powers itself off is a machine that powered off.
  */
 
-import type { AgentOptions, AgentProcess } from "./agent_process.ts";
-import { freePort, stopGroup } from "./process_util.ts";
+import { type AgentOptions, type AgentProcess, agentProcess } from "./agent_process.ts";
+import { freePort, spawnGroup, stopGroup } from "./process_util.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 /** Where `deno task build-ramdisk` writes its outputs (the same IPA_RAMDISK_OUT it honours). */
@@ -171,7 +171,7 @@ export function kernelCommandLine(params: Readonly<Record<string, string | null>
 
 /** Boots the VM; returns once qemu is spawned. */
 export async function startVm(options: VmOptions): Promise<VmProcess> {
-  const accel = await kvmUsable() ? "kvm" : "tcg";
+  const accel: VmProcess["accel"] = await kvmUsable() ? "kvm" : "tcg";
   const port = freePort();
   const params = {
     "ipa-listen-port": String(GUEST_AGENT_PORT),
@@ -212,42 +212,22 @@ export async function startVm(options: VmOptions): Promise<VmProcess> {
     `# ${new Date().toISOString()} qemu-system-x86_64 ${args.join(" ")}\n`,
     { append: true },
   );
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-c", 'exec "$@" >>"$0" 2>&1', options.serialLog, "qemu-system-x86_64", ...args],
-    detached: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const startedAt = Date.now();
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  let stopping: Promise<Deno.CommandStatus> | null = null;
-  function stop(): Promise<Deno.CommandStatus> {
-    stopping ??= stopGroup({ pid: child.pid, status }, { graceMs: options.stopGraceMs ?? 10_000 });
-    return stopping;
-  }
-  return {
-    pid: child.pid,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    logFile: options.serialLog,
-    stateDir: "",
-    args,
-    status,
-    startedAt,
-    accel,
-    get exited() {
-      return exited;
+  const child = spawnGroup(["qemu-system-x86_64", ...args], { logFile: options.serialLog });
+  return agentProcess(
+    {
+      pid: child.pid,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      logFile: options.serialLog,
+      stateDir: "",
+      args,
+      status: child.status,
+      startedAt: Date.now(),
+      accel,
     },
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-    },
-  };
+    () => child.exited,
+    () => stopGroup(child, { graceMs: options.stopGraceMs ?? 10_000 }),
+  );
 }
 
 /**

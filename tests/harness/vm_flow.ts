@@ -22,8 +22,8 @@
  */
 
 import { buildWholeDiskImage, MiB, partitionTable, sha256Hex } from "./flow_fixtures.ts";
-import { startImageServer } from "./image_server.ts";
-import { type IronicNode, startIronic } from "./ironic.ts";
+import { type ImageServer, startImageServer } from "./image_server.ts";
+import { type IronicInstance, type IronicNode, type IronicOptions, startIronic } from "./ironic.ts";
 import { type PowerWatcher, watchPower } from "./power_watcher.ts";
 import { printDiagnostics, printTails, sleep } from "./process_util.ts";
 import {
@@ -78,6 +78,47 @@ export function heartbeatEpochMs(value: unknown): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
+/** The served test image and an Ironic for a VM machine, from `startVmIronic`. */
+export interface VmIronic {
+  /** Served as `/disk.img`. */
+  readonly image: Uint8Array<ArrayBuffer>;
+  /** SHA-256 of `image`, hex. */
+  readonly digest: string;
+  readonly images: ImageServer;
+  readonly ironic: IronicInstance;
+}
+
+/**
+ * Writes the test image (an MBR with disk id 0 and one random-filled Linux partition) to
+ * `${dir}/disk.img`, serves it and starts Ironic 21.4 with `extraConfig` and what a VM machine
+ * needs (the power-state polling after `standby.power_off`, see above). Both stop with `stack`.
+ */
+export async function startVmIronic(
+  stack: AsyncDisposableStack,
+  dir: string,
+  extraConfig: IronicOptions["extraConfig"] = {},
+): Promise<VmIronic> {
+  const image = buildWholeDiskImage(IMAGE_BYTES);
+  await Deno.writeFile(`${dir}/disk.img`, image);
+  const images = stack.use(
+    startImageServer({ "/disk.img": { body: { path: `${dir}/disk.img` } } }),
+  );
+  const ironic = stack.use(
+    await startIronic({
+      httpUrl: images.origin,
+      extraConfig: {
+        ...extraConfig,
+        agent: {
+          post_deploy_get_power_state_retries: 5,
+          post_deploy_get_power_state_retry_interval: 2,
+          ...extraConfig.agent,
+        },
+      },
+    }),
+  );
+  return { image, digest: await sha256Hex(image), images, ironic };
+}
+
 /** Runs the flow to `active`; the result holds the VM disks until disposed. */
 export async function runVmDeployFlow(options: VmFlowOptions): Promise<VmFlowResult> {
   const stack = new AsyncDisposableStack();
@@ -86,22 +127,7 @@ export async function runVmDeployFlow(options: VmFlowOptions): Promise<VmFlowRes
   try {
     const dir = await Deno.makeTempDir({ prefix: "ipa-vm-flow-" });
     stack.defer(() => Deno.remove(dir, { recursive: true }));
-    const image = buildWholeDiskImage(IMAGE_BYTES);
-    await Deno.writeFile(`${dir}/disk.img`, image);
-    const images = stack.use(
-      startImageServer({ "/disk.img": { body: { path: `${dir}/disk.img` } } }),
-    );
-    const ironic = stack.use(
-      await startIronic({
-        httpUrl: images.origin,
-        extraConfig: {
-          agent: {
-            post_deploy_get_power_state_retries: 5,
-            post_deploy_get_power_state_retry_interval: 2,
-          },
-        },
-      }),
-    );
+    const { image, digest, images, ironic } = await startVmIronic(stack, dir);
     ironicForDiagnostics = ironic;
     const disks = await createDiskFiles(dir, 2);
     // A partition table on /dev/vda for cleaning (erase_devices_metadata) to remove.
@@ -128,7 +154,7 @@ export async function runVmDeployFlow(options: VmFlowOptions): Promise<VmFlowRes
       instance_info: {
         image_source: images.url("/disk.img"),
         image_os_hash_algo: "sha256",
-        image_os_hash_value: await sha256Hex(image),
+        image_os_hash_value: digest,
         root_gb: 1,
       },
     });

@@ -12,7 +12,7 @@
  *   watchPower(client, node, { agent: {...}, logDir, start: startZeroWorkAgent });
  */
 
-import type { AgentOptions, AgentProcess } from "./agent_process.ts";
+import { type AgentOptions, type AgentProcess, agentProcess } from "./agent_process.ts";
 
 /** IPA-style version strings; the conductor only stores them (spec 11 §9). */
 const AGENT_VERSION = "0.0.0-zero-work";
@@ -185,32 +185,24 @@ export async function startZeroWorkAgent(options: AgentOptions): Promise<AgentPr
     exited = true;
     return { success: code === 0, code, signal: null };
   })();
-  let stopped: Promise<Deno.CommandStatus> | null = null;
-  function stop(): Promise<Deno.CommandStatus> {
-    stopped ??= (async () => {
+  await log(`zero-work agent listening on ${callbackUrl}`);
+  return agentProcess(
+    {
+      // In-process: the benchmark's own PID; nothing signals it (stop() is used instead).
+      pid: Deno.pid,
+      port,
+      url: callbackUrl,
+      logFile: options.logFile,
+      stateDir,
+      args: [],
+      status,
+    },
+    () => exited,
+    async () => {
       stopping.abort();
       const result = await status;
       if (!options.keepStateDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
       return result;
-    })();
-    return stopped;
-  }
-  await log(`zero-work agent listening on ${callbackUrl}`);
-  return {
-    // In-process: the benchmark's own PID; nothing signals it (stop() is used instead).
-    pid: Deno.pid,
-    port,
-    url: callbackUrl,
-    logFile: options.logFile,
-    stateDir,
-    args: [],
-    status,
-    get exited() {
-      return exited;
     },
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-    },
-  };
+  );
 }
