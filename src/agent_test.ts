@@ -5,19 +5,13 @@ import { ironicError, json, startFakeIronic } from "./ironic/_test_ironic.ts";
 import { LookupNodeError } from "./api/errors.ts";
 import { Logger, setSink } from "./log.ts";
 import { systemRunner } from "./system/run.ts";
+import { freePort } from "../tests/harness/process_util.ts";
 
 setSink(() => {});
 
 const NODE = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123";
 const TOKEN_A = "A".repeat(43);
 const TOKEN_B = "B".repeat(43);
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
 
 function agentConfig(apiUrl: string) {
   const port = freePort();

@@ -8,16 +8,10 @@ import assert from "node:assert/strict";
 import { createLoopDevice } from "./harness/loop.ts";
 import { startImageServer } from "./harness/image_server.ts";
 import { startStandaloneAgent } from "./harness/standalone_agent.ts";
+import { tool } from "./harness/process_util.ts";
 
 type Json = Record<string, unknown>;
 const UUID = "6c4b0e2e-8f55-4a56-9a3f-4c3bbf3e5a10";
-
-async function tool(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${text.decode(out.stderr)}`);
-  return text.decode(out.stdout);
-}
 
 Deno.test("deploy.execute_deploy_step runs inject_files in the real agent", async (t) => {
   await using disk = await createLoopDevice({ sizeMiB: 32 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Logger } from "../log.ts";
 import { systemRunner } from "../system/run.ts";
 import { createLoopDevice, type LoopDevice } from "../../tests/harness/loop.ts";
+import { tool } from "../../tests/harness/process_util.ts";
 import { imageDir } from "./_test_images.ts";
 import { parseBlkidExport, prepareConfigDrivePartition } from "./config_drive_partition.ts";
 import { writeConfigDrive } from "./config_drive_write.ts";
@@ -14,13 +15,6 @@ import { parsePartedMachine } from "./partition_table.ts";
 
 const log = new Logger({ test: "config_drive_loop" });
 const META = '{"uuid": "0e4b6bde-2f57-4b47-b3f8-94ff37d3a2b6"}';
-
-async function tool(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${text.decode(out.stderr)}`);
-  return text.decode(out.stdout);
-}
 
 /** A config-drive ISO as Nova builds it (label config-2, Rock Ridge + Joliet). */
 async function buildIso(): Promise<Uint8Array> {
