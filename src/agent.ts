@@ -168,10 +168,17 @@ export class Agent {
       sources: config.hardwareManagers,
       context: { runner: this.#runner, log, config, managers: this.#managers, images },
     });
-    await this.#managers.load(managers, log);
+    await this.#managers.rank(managers, log);
     if (config.hardwareInitializationDelay > 0) {
       await sleep(config.hardwareInitializationDelay * 1000, this.#signal);
     }
+    // Starting RAID arrays and waiting for the install device (the generic manager's
+    // initialisation: seconds under emulation, up to disk_wait_attempts × disk_wait_delay when
+    // disks come up late) runs beside network discovery and lookup, which need neither. Every
+    // path below awaits it before anything touches a disk or the API is served; the no-op catch
+    // only keeps a failure from counting as unhandled before then.
+    const managersReady = this.#managers.initialize();
+    managersReady.catch(() => {});
 
     const raidBootDeps = { runner: this.#runner, fence: config };
     const registry = new CommandRegistry([
@@ -268,6 +275,7 @@ export class Agent {
         addSecret(token);
         Deno.stdout.writeSync(new TextEncoder().encode(`agent token: ${token}\n`));
       }
+      await managersReady;
       const api = this.#serve(handler);
       await this.#untilStopped(api);
       return;
@@ -275,6 +283,7 @@ export class Agent {
 
     const rescued = rescuePaths(config).marker;
     if (await pathExists(this.#runner, rescued)) {
+      await managersReady;
       // IPA-master: a rescued machine's agent must not serve again (spec 01 §1 step 8).
       log.warn(`rescue marker "${rescued}" exists: not serving; the rescue user owns the machine`);
       return;
@@ -294,9 +303,11 @@ export class Agent {
       log,
       managers: this.#managers,
       signal: this.#signal,
+      managersReady,
     });
     if (config.apiUrl.length === 0) {
       log.error("no Ironic API URL configured (ipa-api-url); serving the API without Ironic");
+      await managersReady;
       await this.#untilStopped(this.#serve(handler));
       return;
     }
@@ -311,7 +322,7 @@ export class Agent {
       keyfile: config.keyfile,
       logger: log,
     });
-    const lookup = await this.#lookup(client, macs, inspectedUuid);
+    const [lookup] = await Promise.all([this.#lookup(client, macs, inspectedUuid), managersReady]);
     if (!lookup) return;
     // How to be reached, beside the new node's install-device wait (spec 04 §9): both come
     // before the first heartbeat, neither needs the other, and each takes a second under

@@ -156,3 +156,55 @@ Deno.test("Agent looks up again only after Ironic rejected its token for the re-
     `re-lookup ${lookups[1]! - heartbeats[0]!} ms after the first rejection`,
   );
 });
+
+Deno.test("Agent looks the node up while the managers initialise, and heartbeats only once they have", async () => {
+  const events: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  // The manager below is imported as a module of its own; this global is how it reaches the test.
+  const shared = globalThis as { agentTestGate?: { wait: Promise<void>; done(): void } };
+  shared.agentTestGate = { wait: gate.promise, done: () => events.push("initialised") };
+  const dir = await Deno.makeTempDir({ prefix: "agent-test-" });
+  const manager = `${dir}/gated_manager.js`;
+  await Deno.writeTextFile(
+    manager,
+    `export default () => ({
+      name: "gated", className: "GatedManager", version: "1.0",
+      evaluateSupport: () => Promise.resolve(1),
+      async initialize() {
+        await globalThis.agentTestGate.wait;
+        globalThis.agentTestGate.done();
+      },
+      steps: [],
+      capabilities: {},
+    });`,
+  );
+  // The lookup opens the gate; so does this timer, so that an agent which waits for its managers
+  // before looking up fails the assertion below instead of hanging.
+  const timer = setTimeout(() => {
+    events.push("gate timer");
+    gate.resolve();
+  }, 3_000);
+  try {
+    await using ironic = startFakeIronic({
+      handler(req) {
+        if (req.path === "/v1/lookup") {
+          events.push("lookup");
+          gate.resolve();
+          return lookupAnswer(TOKEN_A);
+        }
+        if (req.path === `/v1/heartbeat/${NODE}`) {
+          events.push("heartbeat");
+          return new Response(null, { status: 202 });
+        }
+        return ironicError(404, "Not found");
+      },
+    });
+    await using _agent = runAgent({ ...agentConfig(ironic.url), hardwareManagers: [manager] }, 0);
+    await waitFor(() => events.includes("heartbeat"), 15_000, "first heartbeat");
+  } finally {
+    clearTimeout(timer);
+    delete shared.agentTestGate;
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.deepEqual(events.slice(0, 3), ["lookup", "initialised", "heartbeat"]);
+});

@@ -42,11 +42,14 @@ type Result<K extends CapabilityName> = Awaited<ReturnType<Capabilities[K]>>;
 export class HardwareManagers implements Dispatcher {
   #ranked: RankedManager[] = [];
 
-  /**
-   * Evaluates support, drops managers at level ≤ 0, sorts by level (stable), then initialises
-   * each in that order (spec 04 §3).
-   */
+  /** `rank`, then `initialize` (spec 04 §3). */
   async load(candidates: readonly HardwareManager[], log: Logger): Promise<void> {
+    await this.rank(candidates, log);
+    await this.initialize();
+  }
+
+  /** Evaluates support, drops managers at level ≤ 0 and sorts by level (stable). */
+  async rank(candidates: readonly HardwareManager[], log: Logger): Promise<void> {
     const ranked: RankedManager[] = [];
     for (const manager of candidates) {
       const support = await manager.evaluateSupport();
@@ -62,7 +65,14 @@ export class HardwareManagers implements Dispatcher {
     }
     ranked.sort((a, b) => b.support - a.support);
     this.#ranked = ranked;
-    for (const { manager } of ranked) await manager.initialize?.();
+  }
+
+  /**
+   * Initialises the ranked managers in rank order (the generic one starts RAID arrays and waits
+   * for the install device).
+   */
+  async initialize(): Promise<void> {
+    for (const { manager } of this.#ranked) await manager.initialize?.();
   }
 
   get ranked(): readonly RankedManager[] {

@@ -14,6 +14,8 @@ export interface StartupInspectionOptions {
   log: Logger;
   managers: HardwareManagers;
   signal: AbortSignal;
+  /** Settles once the managers are initialised (disks found); awaited before collecting. */
+  managersReady: Promise<void>;
 }
 
 /** Runs inspection when configured; returns the node UUID for lookup, or null. */
@@ -34,6 +36,7 @@ export async function runStartupInspection(
     return null;
   }
   if (urls.length === 0) return null;
+  await options.managersReady;
   const client = config.cafile
     ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(config.cafile)] })
     : undefined;
