@@ -5,7 +5,7 @@ import {
   ImageDownloadTimeoutError,
 } from "../api/errors.ts";
 import { Logger } from "../log.ts";
-import { concat } from "../tls/der.ts";
+import { concat } from "../system/bytes.ts";
 import { startImageServer } from "../../tests/harness/image_server.ts";
 import {
   type DownloadOptions,

@@ -7,7 +7,7 @@ import {
   COMPRESSION_ZSTD,
   zstdFrameLength,
 } from "./qcow2_compressed.ts";
-import { concat } from "../tls/der.ts";
+import { concat } from "../system/bytes.ts";
 
 const CLUSTER = 65536;
 

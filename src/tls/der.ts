@@ -4,6 +4,8 @@
  * `self_signed.ts` uses is here, so every branch is exercised by its tests.
  */
 
+import { concat } from "../system/bytes.ts";
+
 function lengthBytes(length: number): number[] {
   if (length < 0x80) return [length];
   const bytes: number[] = [];
@@ -17,16 +19,6 @@ export function tlv(tag: number, content: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(head.length + content.length);
   out.set(head);
   out.set(content, head.length);
-  return out;
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
   return out;
 }
 
